@@ -1,0 +1,147 @@
+"""Code generation: a lowered, planned graph -> C sources.  Formatting only: every number was
+computed by lower/plan_memory; templates arrange them."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import __version__
+from ..analysis import const_bytes, node_macs, total_macs
+from ..ir import Graph
+from ..ops import REGISTRY
+from ..paths import runtime_dir
+from .env import environment
+from .filters import c_ident, c_macro
+
+_CTYPE = {"int8": "int8_t", "int32": "int32_t"}
+
+
+@dataclass
+class NodeView:
+    """What an op template sees of a node."""
+    id: int
+    name: str
+    op: str
+    source_op: str
+    kernel: str | None
+    template: str | None
+    sym: str
+    p: dict
+    ins: list
+    out: str
+    size: int
+    nbytes: int
+    in_shapes: list = field(default_factory=list)
+    out_shape: tuple = ()
+
+
+@dataclass
+class ConstView:
+    sym: str
+    tensor: str
+    ctype: str
+    data: np.ndarray
+
+
+def _ptr(storage, name, consts, arena):
+    kind, k = storage[name]
+    if kind == "input":
+        return f"in[{k}]"
+    if kind == "output":
+        return f"out[{k}]"
+    if kind == "arena":
+        return f"({arena} + {k})"
+    if kind == "const":
+        return consts[name].sym
+    raise AssertionError(f"tensor {name} has no storage")
+
+
+def _io(g, names, is_input):
+    views = []
+    for name in names:
+        t = g.tensors[name]
+        views.append(dict(name=name, shape=list(t.shape), size=t.size,
+                          scale=float(t.q.scale[0]), zero_point=int(t.q.zero_point[0])))
+    return views
+
+
+def source_runtime_files(g: Graph) -> list[str]:
+    """The runtime_c/src files the graph's kernels need (one public kernel per file)."""
+    kernels = sorted({n.kernel for n in g.nodes if n.kernel})
+    return [f"src/{k}.c" for k in kernels]
+
+
+def render(g: Graph, name: str, options: dict | None = None) -> dict[str, str]:
+    """Render all text files of a generated project.  Keys are relative paths."""
+    options = options or {}
+    env = environment()
+    mem = g.meta["memory"]
+    storage = mem["storage"]
+    arena = f"{name}_arena"
+    used = []
+    for n in g.nodes:
+        for i in n.inputs:
+            if i and g.tensors[i].is_const and i not in used:
+                used.append(i)
+    consts = {t: ConstView(f"{name}_w{k}", t, _CTYPE[g.tensors[t].dtype], g.tensors[t].data)
+              for k, t in enumerate(used)}
+    nodes = []
+    for k, n in enumerate(g.nodes):
+        spec = REGISTRY[n.op]
+        out = g.tensors[n.outputs[0]]
+        nodes.append(NodeView(
+            id=k, name=n.name, op=n.op.value, source_op=n.source_op or n.op.value, kernel=n.kernel,
+            template=spec.template, sym=f"{name}_n{k}", p=n.params or {},
+            ins=[_ptr(storage, i, consts, arena) if i else "NULL" for i in n.inputs],
+            out=_ptr(storage, n.outputs[0], consts, arena), size=out.size, nbytes=out.nbytes,
+            in_shapes=[g.tensors[i].shape if i else None for i in n.inputs], out_shape=out.shape))
+    ops = {t: env.get_template(t).module for t in sorted({n.template for n in nodes if n.template})}
+    ctx = dict(name=name, NAME=c_macro(name), nodes=nodes, ops=ops, consts=list(consts.values()),
+               inputs=_io(g, g.inputs, True), outputs=_io(g, g.outputs, False),
+               arena_size=mem["arena_size"], version=__version__, meta=g.meta, options=options,
+               runtime_sources=source_runtime_files(g))
+    files = {
+        f"{name}.h": env.get_template("model.h.j2").render(ctx),
+        f"{name}.c": env.get_template("model.c.j2").render(ctx),
+        f"{name}_weights.c": env.get_template("weights.c.j2").render(ctx),
+        "Makefile": env.get_template("Makefile.j2").render(ctx),
+        "CMakeLists.txt": env.get_template("CMakeLists.txt.j2").render(ctx),
+    }
+    rt = runtime_dir()
+    for rel in sorted(p.relative_to(rt).as_posix() for p in (rt / "include").glob("*.h")):
+        files[f"runtime/{rel}"] = (rt / rel).read_text()
+    for rel in ctx["runtime_sources"]:
+        files[f"runtime/{rel}"] = (rt / rel).read_text()
+    files["report.json"] = json.dumps(report(g, name, nodes, consts), indent=2, sort_keys=True) + "\n"
+    return files
+
+
+def report(g: Graph, name: str, nodes, consts) -> dict:
+    mem = g.meta["memory"]
+    return {
+        "name": name,
+        "generator": f"edgecompile {__version__}",
+        "source": g.meta.get("source_name"),
+        "source_sha256": g.meta.get("sha256"),
+        "arena_bytes": mem["arena_size"],
+        "arena_bytes_without_reuse": mem["no_reuse_size"],
+        "weights_bytes": const_bytes(g),
+        "macs": total_macs(g),
+        "quantization": g.meta.get("quantized"),
+        "inputs": _io(g, g.inputs, True),
+        "outputs": _io(g, g.outputs, False),
+        "nodes": [dict(id=v.id, name=v.name, op=v.op, onnx_op=v.source_op, kernel=v.kernel,
+                       output_shape=list(v.out_shape), macs=node_macs(g, n),
+                       storage=list(mem["storage"][n.outputs[0]]))
+                  for v, n in zip(nodes, g.nodes)],
+    }
+
+
+def digest(files: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for k in sorted(files):
+        h.update(k.encode() + b"\0" + files[k].encode() + b"\0")
+    return h.hexdigest()

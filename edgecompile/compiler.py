@@ -1,0 +1,222 @@
+"""The compile and verify drivers behind the CLI and the Python API."""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import data as D
+from .codegen import render
+from .codegen.filters import c_ident
+from .errors import DataError, OptionError, VerifyError
+from .ir import Graph
+from .passes import PassContext, run_pipeline
+from .passes.lower import lower
+from .passes.plan_memory import plan_memory
+from .passes.quantize import quantize
+from .quant.calibrate import METHODS, dequantize_array, quantize_array
+from .reference import run_float, run_int8
+
+# After import and canonicalization, the default compile pipeline, as one literal list.
+DEFAULT_PIPELINE = [quantize, lower, plan_memory]
+ARTIFACT = ".edgecompile/artifact.pkl"
+
+
+class RandomCalibrationWarning(UserWarning):
+    pass
+
+
+@dataclass
+class Artifact:
+    name: str
+    float_graph: Graph
+    graph: Graph                       # lowered + planned
+    files: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def import_model(model, name: str | None = None) -> Graph:
+    """Load an ONNX model (path or ModelProto) and canonicalize it into our float NHWC IR."""
+    from .onnx_import import load_onnx
+    from .passes.canonical import CANONICALIZE
+    g = load_onnx(model)
+    if isinstance(model, (str, os.PathLike)):
+        p = Path(model)
+        g.meta.setdefault("source_name", p.name)
+        g.meta.setdefault("sha256", hashlib.sha256(p.read_bytes()).hexdigest())
+    g = run_pipeline(g, CANONICALIZE)
+    if name:
+        g.name = name
+    return g
+
+
+def model_name(model, name: str | None) -> str:
+    if name:
+        if c_ident(name) != name:
+            raise OptionError(f"--name {name!r} is not a C identifier (try {c_ident(name)!r})")
+        return name
+    stem = Path(str(model)).stem if isinstance(model, (str, os.PathLike)) else "model"
+    return c_ident(stem).lower()
+
+
+def compile_model(model, *, name: str | None = None, calib=None, calib_method: str = "minmax",
+                  per_channel: bool = True, max_calib: int = 500, progress: bool = False,
+                  float_graph: Graph | None = None, ranges: dict | None = None) -> Artifact:
+    """ONNX model -> Artifact (lowered graph + rendered files).  ``calib`` is an .npz path, a dict
+    of arrays, or None (random data, with a RandomCalibrationWarning)."""
+    if calib_method not in METHODS:
+        raise OptionError(f"unknown calibration method {calib_method!r} (choose from {', '.join(METHODS)})")
+    name = model_name(model, name)
+    t0 = time.perf_counter()
+    g = float_graph if float_graph is not None else import_model(model)
+    g.name = name
+    t_import = time.perf_counter() - t0
+    if calib is None:
+        warnings.warn("no calibration data given (--calib): calibrating activation ranges on random N(0,1) "
+                      "inputs. Real inputs have other ranges, so int8 accuracy will be poor; pass --calib "
+                      "DATA.npz with ~100 representative samples.", RandomCalibrationWarning, stacklevel=2)
+        inputs = D.random_inputs(g)
+    else:
+        src = str(calib) if not isinstance(calib, dict) else "calibration data"
+        arrays = D.load_npz(calib) if not isinstance(calib, dict) else calib
+        inputs = D.input_arrays(g, arrays, src)
+    feeds = D.samples(inputs)[:max_calib]
+    ctx = PassContext(options=dict(calibration=feeds, calib_method=calib_method, per_channel=per_channel,
+                                   progress=progress, ranges=ranges or {}))
+    lowered = run_pipeline(g, DEFAULT_PIPELINE, ctx)
+    t_render = time.perf_counter()
+    files = render(lowered, name)
+    timings = {"import": t_import, **dict(ctx.timings), "render": time.perf_counter() - t_render,
+               "total": time.perf_counter() - t0}
+    return Artifact(name, g, lowered, files, timings)
+
+
+def write_project(art: Artifact, outdir) -> Path:
+    """Write all files atomically: a failure leaves no half-written OUTDIR behind."""
+    outdir = Path(outdir)
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
+    try:
+        for rel, text in art.files.items():
+            p = tmp / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text)
+        (tmp / ARTIFACT).parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp / ARTIFACT, "wb") as f:
+            pickle.dump({"name": art.name, "float_graph": art.float_graph, "graph": art.graph}, f, protocol=4)
+        if outdir.exists():
+            old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
+            os.replace(outdir, old)
+            os.replace(tmp, outdir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, outdir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return outdir
+
+
+def load_artifact(outdir) -> Artifact:
+    p = Path(outdir) / ARTIFACT
+    if not p.exists():
+        raise OptionError(f"{outdir}: not an edgecompile output directory (no {ARTIFACT})")
+    with open(p, "rb") as f:
+        d = pickle.load(f)
+    return Artifact(d["name"], d["float_graph"], d["graph"])
+
+
+@dataclass
+class VerifyResult:
+    samples: int
+    bytes_compared: int
+    mismatches: int
+    first_bad_sample: int | None = None
+    first_bad_node: str | None = None
+    node_report: list = field(default_factory=list)
+    int8_outputs: list = field(default_factory=list)     # per output: int8 [N, ...] from the C
+    float_outputs: list = field(default_factory=list)    # per output: float reference [N, ...]
+    c_seconds: float = 0.0
+    ref_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0
+
+
+def quantize_inputs(g: Graph, feeds: list[dict]) -> list[list[np.ndarray]]:
+    return [[quantize_array(f[n], g.tensors[n].q.s, g.tensors[n].q.zp) for n in g.inputs] for f in feeds]
+
+
+def verify(art: Artifact, outdir, inputs: dict[str, np.ndarray] | None = None, *, sanitize: bool = False,
+           with_float: bool = True, progress: bool = False, host=None) -> VerifyResult:
+    """Build the generated C for the host, run it on every sample and compare every output byte with
+    the NumPy integer reference; on a mismatch, localize the first diverging node."""
+    from tqdm import tqdm
+    from .host import HostModel
+    g = art.graph
+    if inputs is None:
+        inputs = D.random_inputs(art.float_graph, n=8, seed=1)
+    feeds = D.samples(inputs)
+    qin = quantize_inputs(g, feeds)
+    out_sizes = [g.tensors[o].size for o in g.outputs]
+    model = host or HostModel(outdir, art.name, len(g.nodes), sanitize=sanitize)
+    res = VerifyResult(len(feeds), 0, 0)
+    c_outs = [[] for _ in g.outputs]
+    for s, (feed, q) in enumerate(tqdm(list(zip(feeds, qin)), desc="verifying", unit="sample",
+                                       disable=not progress, leave=False)):
+        t = time.perf_counter()
+        outs, _ = model.run(q, out_sizes)
+        res.c_seconds += time.perf_counter() - t
+        t = time.perf_counter()
+        ref = run_int8(g, dict(zip(g.inputs, q)))
+        res.ref_seconds += time.perf_counter() - t
+        for k, o in enumerate(g.outputs):
+            r = ref[o].ravel()
+            bad = int(np.count_nonzero(outs[k] != r))
+            res.bytes_compared += r.size
+            res.mismatches += bad
+            c_outs[k].append(outs[k].reshape(g.tensors[o].shape))
+            if bad and res.first_bad_sample is None:
+                res.first_bad_sample = s
+                res.first_bad_node, res.node_report = localize(g, model, q)
+    res.int8_outputs = [np.stack(o) for o in c_outs]
+    if with_float:
+        fo = [run_float(art.float_graph, f) for f in feeds]
+        res.float_outputs = [np.stack([r[o] for r in fo]) for o in art.float_graph.outputs]
+    return res
+
+
+def localize(g: Graph, model, q_inputs) -> tuple[str | None, list]:
+    """Run once with every node dumped; return the first node whose C output differs."""
+    dumps = {k: g.tensors[n.outputs[0]].nbytes for k, n in enumerate(g.nodes) if n.kernel}
+    _, got = model.run(q_inputs, [g.tensors[o].size for o in g.outputs], dumps)
+    env = run_int8(g, dict(zip(g.inputs, q_inputs)), keep_all=True)
+    report = []
+    for k, n in enumerate(g.nodes):
+        if k not in got:
+            continue
+        ref = env[n.outputs[0]].ravel()
+        bad = int(np.count_nonzero(got[k] != ref))
+        report.append((n.name, n.op.value, bad, ref.size))
+        if bad:
+            return f"{n.name} ({n.op.value} -> {n.kernel})", report
+    return None, report
+
+
+def dequantize_outputs(g: Graph, res: VerifyResult) -> list[np.ndarray]:
+    return [dequantize_array(o, g.tensors[n].q.s, g.tensors[n].q.zp) for o, n in zip(res.int8_outputs, g.outputs)]
+
+
+def check(res: VerifyResult) -> None:
+    if not res.ok:
+        raise VerifyError(f"{res.mismatches} of {res.bytes_compared} output bytes differ "
+                          f"(first at sample {res.first_bad_sample}, first diverging node {res.first_bad_node})")

@@ -1,0 +1,74 @@
+"""The operator registry.  One module per operator; each ends with ``register(OpSpec(...))``.
+
+An OpSpec bundles, for one op of ``ir.Op``:
+  infer(*input_shapes, **attrs) -> output shape
+  ref_float(*inputs, **attrs) -> float32 array       (attrs are keyword arguments with defaults)
+  prepare(node, ins, out) -> params dict             (the only place scales become integers)
+  ref_int8(*inputs, p) -> int8 array                 (twin of the C kernel, same params)
+plus how the op is quantized and its test cases.  The template ``templates/ops/<module>.c.j2``
+formats ``params`` and the call; it never computes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..ir import Op
+
+
+@dataclass
+class Case:
+    """A parity test case: input shapes (None = absent optional input), attrs and quant knobs.
+
+    ``consts`` lists the input positions that are constants (weights, bias); ``quant`` may set
+    ``in_zp`` / ``out_zp`` / ``in_scale`` / ``per_channel`` / ``act`` to steer the generated data.
+    """
+    name: str
+    shapes: tuple
+    attrs: dict = field(default_factory=dict)
+    quant: dict = field(default_factory=dict)
+
+
+@dataclass
+class OpSpec:
+    op: Op
+    kernel: str | None                # C function; None for shape-only ops (aliases)
+    template: str | None              # templates/ops/<file>; None for shape-only ops
+    infer: Callable[..., tuple]
+    ref_float: Callable[..., Any]
+    prepare: Callable[..., dict] | None
+    ref_int8: Callable[..., Any]
+    cases: list[Case] = field(default_factory=list)
+    # quantization rule for the output: "calibrate" (from observed ranges), "same" (inherit the
+    # first input's qparams: data movement, max pool) or a fixed (scale, zero_point) pair.
+    out_quant: Any = "calibrate"
+    # inputs that are quantized as int8 weights: input index -> per-channel axis
+    weights: dict[int, int] = field(default_factory=dict)
+    bias: int | None = None           # input index of the int32 bias (scale = s_in * s_w[c])
+    consts: tuple[int, ...] = ()      # inputs that must be constants (weights, bias, ...)
+
+
+REGISTRY: dict[Op, OpSpec] = {}
+
+
+def register(spec: OpSpec) -> OpSpec:
+    if spec.op in REGISTRY:
+        raise RuntimeError(f"op {spec.op} registered twice")
+    REGISTRY[spec.op] = spec
+    return spec
+
+
+# One import line per operator module (order = registry order in tests and docs).
+from . import conv2d  # noqa: E402,F401
+from . import depthwise_conv2d  # noqa: E402,F401
+from . import fully_connected  # noqa: E402,F401
+from . import pool2d  # noqa: E402,F401
+from . import mean  # noqa: E402,F401
+from . import add  # noqa: E402,F401
+from . import clamp  # noqa: E402,F401
+from . import lut  # noqa: E402,F401
+from . import softmax  # noqa: E402,F401
+from . import concat  # noqa: E402,F401
+from . import pad  # noqa: E402,F401
+from . import transpose  # noqa: E402,F401
+from . import reshape  # noqa: E402,F401

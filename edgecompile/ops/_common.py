@@ -1,0 +1,66 @@
+"""Helpers shared by op modules: shapes, fused activations, accumulator bounds, matmul."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..quant import fixedpoint as fx
+
+INF = math.inf
+
+
+def dims4(shape) -> tuple[int, int, int, int]:
+    """A shape as NHWC dims for the C kernels: leading axes padded with 1, rank <= 4."""
+    shape = tuple(int(d) for d in shape)
+    if len(shape) > 4:
+        raise ValueError(f"rank {len(shape)} tensors are not supported (at most 4)")
+    return (1,) * (4 - len(shape)) + shape
+
+
+def conv_out(size: int, k: int, stride: int, dilation: int, pad_before: int, pad_after: int) -> int:
+    """Output length of a convolution / pooling window along one axis (floor mode)."""
+    return (size + pad_before + pad_after - dilation * (k - 1) - 1) // stride + 1
+
+
+def apply_act(y: np.ndarray, act_min: float = -INF, act_max: float = INF) -> np.ndarray:
+    """Fused activation on float values (Relu = [0, inf), Relu6 = [0, 6], Clip = [a, b])."""
+    if math.isfinite(act_min) or math.isfinite(act_max):
+        y = np.clip(y, act_min, act_max)
+    return y.astype(np.float32)
+
+
+def act_range(attrs: dict, out) -> tuple[int, int]:
+    """int8 clamp bounds for a node's fused activation, TFLM's CalculateActivationRangeQuantized."""
+    return fx.activation_range(attrs.get("act_min", -INF), attrs.get("act_max", INF),
+                               out.q.s, out.q.zp)
+
+
+def channel_multipliers(s_in: float, s_w: np.ndarray, s_out: float):
+    """Per-channel (M, shift) from (double)s_in * (double)s_w[c] / (double)s_out, as TFLM."""
+    real = (np.float64(s_in) * np.asarray(s_w, dtype=np.float32).astype(np.float64)) / np.float64(s_out)
+    return fx.quantize_multipliers(real)
+
+
+def check_accumulator(node, w: np.ndarray, bias, axis_out: int = 0) -> None:
+    """Refuse a node whose int32 accumulator could overflow: |acc| <= sum|w| * 255 + |bias|."""
+    w = np.asarray(w, dtype=np.int64)
+    other = tuple(a for a in range(w.ndim) if a != axis_out)
+    bound = np.abs(w).sum(axis=other) * 255
+    if bias is not None:
+        bound = bound + np.abs(np.asarray(bias, dtype=np.int64))
+    worst = int(bound.max()) if bound.size else 0
+    if worst > fx.INT32_MAX:
+        raise OverflowError(f"node {node.name!r} ({node.op}): the int32 accumulator can reach "
+                            f"{worst} > 2^31-1; split the layer or reduce its fan-in")
+
+
+def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact integer matmul through float64 BLAS (exact while |sum| < 2^53), returned as int64."""
+    return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.int64)
+
+
+def requant_out(acc, p: dict) -> np.ndarray:
+    """Requantize an int32 accumulator with per-channel params, add the offset, clamp to int8."""
+    y = fx.requantize(acc, p["multiplier"], p["shift"]) + p["output_offset"]
+    return fx.saturate(y, p["act_min"], p["act_max"])

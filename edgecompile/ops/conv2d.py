@@ -1,0 +1,125 @@
+"""Conv2D: ONNX Conv (any groups) in NHWC with OHWI weights [O, KH, KW, C/groups].
+
+1-D convs arrive as 2-D with H = 1; pure depthwise convs are routed to DEPTHWISE_CONV2D by the
+importer, but groups == C_in (with or without a channel multiplier) also works here.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Op
+from . import Case, OpSpec, register
+from ._common import (INF, act_range, apply_act, channel_multipliers, check_accumulator, conv_out, dims4,
+                      int_matmul, requant_out)
+
+
+def infer(x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), groups=1, **attrs):
+    n, h, wd, c = x
+    o, kh, kw, cg = w
+    if c != cg * groups or o % groups:
+        raise ValueError(f"Conv2D: input channels {c} / output channels {o} do not fit groups={groups} "
+                         f"with filter depth {cg}")
+    if b is not None and tuple(b) != (o,):
+        raise ValueError(f"Conv2D: bias shape {tuple(b)} != ({o},)")
+    oh = conv_out(h, kh, strides[0], dilations[0], pads[0], pads[2])
+    ow = conv_out(wd, kw, strides[1], dilations[1], pads[1], pads[3])
+    if oh < 1 or ow < 1:
+        raise ValueError(f"Conv2D: empty output {oh}x{ow} for input {h}x{wd} and kernel {kh}x{kw}")
+    return (n, oh, ow, o)
+
+
+def windows(x, ksize, strides, dilations, pad_tl, out_hw) -> list[np.ndarray]:
+    """The KH*KW tap views [N, OH, OW, C] of x zero-padded by (top, left), in (ky, kx) order.
+
+    Bottom/right padding follows from the output size, as in the C kernels; a padded tap reads 0,
+    which contributes exactly what skipping it does when x already holds (x - z_in).
+    """
+    (kh, kw), (sh, sw), (dh, dw), (pt, pl), (oh, ow) = ksize, strides, dilations, pad_tl, out_hw
+    n, h, wd, c = x.shape
+    hp = max(pt + h, (oh - 1) * sh + (kh - 1) * dh + 1)
+    wp = max(pl + wd, (ow - 1) * sw + (kw - 1) * dw + 1)
+    xp = np.zeros((n, hp, wp, c), x.dtype)
+    xp[:, pt:pt + h, pl:pl + wd] = x
+    return [xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh, kx * dw:kx * dw + (ow - 1) * sw + 1:sw]
+            for ky in range(kh) for kx in range(kw)]
+
+
+def _grouped_matmul(taps, w, groups, matmul):
+    """sum over taps and group channels: one batched [P, T*Cg] x [T*Cg, O/g] product per group."""
+    n, oh, ow, c = taps[0].shape
+    o, kh, kw, cg = w.shape
+    t = kh * kw
+    cols = np.stack(taps, axis=3).reshape(n * oh * ow, t, groups, cg)
+    cols = cols.transpose(2, 0, 1, 3).reshape(groups, n * oh * ow, t * cg)
+    wg = w.reshape(groups, o // groups, t * cg).transpose(0, 2, 1)
+    return matmul(cols, wg).transpose(1, 0, 2).reshape(n, oh, ow, o)
+
+
+def ref_float(x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), groups=1,
+              act_min=-INF, act_max=INF):
+    _, oh, ow, _ = infer(x.shape, w.shape, None, strides=strides, dilations=dilations, pads=pads,
+                         groups=groups)
+    taps = windows(x.astype(np.float64), w.shape[1:3], strides, dilations, pads[:2], (oh, ow))
+    y = _grouped_matmul(taps, w.astype(np.float64), groups, np.matmul)
+    if b is not None:
+        y = y + b.astype(np.float64)
+    return apply_act(y.astype(np.float32), act_min, act_max)
+
+
+def prepare(node, ins, out):
+    x, w, b = ins
+    a = node.attrs
+    mult, shift = channel_multipliers(x.q.s, w.q.scale, out.q.s)
+    check_accumulator(node, w.data, None if b is None else b.data, axis_out=0)
+    lo, hi = act_range(a, out)
+    pads = a.get("pads", (0, 0, 0, 0))
+    return dict(input_offset=-x.q.zp, output_offset=out.q.zp, multiplier=mult, shift=shift,
+                per_channel=int(mult.size > 1), act_min=lo, act_max=hi,
+                stride=tuple(int(s) for s in a.get("strides", (1, 1))),
+                dilation=tuple(int(d) for d in a.get("dilations", (1, 1))),
+                padding=(int(pads[0]), int(pads[1])), groups=int(a.get("groups", 1)),
+                input_dims=dims4(x.shape), filter_dims=dims4(w.shape), output_dims=dims4(out.shape))
+
+
+def ref_int8(x, w, b, p):
+    """Twin of ec_conv2d_s8: acc = bias + sum over valid taps of (x + input_offset) * w."""
+    _, oh, ow, _ = p["output_dims"]
+    xo = x.astype(np.float64) + p["input_offset"]          # exact small integers
+    taps = windows(xo, p["filter_dims"][1:3], p["stride"], p["dilation"], p["padding"], (oh, ow))
+    acc = _grouped_matmul(taps, w, p["groups"], int_matmul)
+    if b is not None:
+        acc += b.astype(np.int64)
+    return requant_out(acc, p)
+
+
+def _c(name, x, w, bias=True, quant=None, **attrs):
+    return Case(name, (x, w, (w[0],) if bias else None), attrs=attrs, quant=quant or {})
+
+
+RELU6 = dict(act_min=0.0, act_max=6.0)
+CASES = [
+    _c("1x1", (1, 7, 5, 13), (6, 1, 1, 13)),
+    _c("3x3_same", (1, 9, 9, 5), (7, 3, 3, 5), pads=(1, 1, 1, 1)),
+    _c("3x3_stride2", (1, 11, 10, 3), (8, 3, 3, 3), strides=(2, 2), pads=(1, 0, 1, 1)),
+    _c("kws_10x4_stride2", (1, 49, 10, 1), (12, 10, 4, 1), strides=(2, 2), pads=(4, 1, 5, 1),
+       act_min=0.0),
+    _c("dilation2", (1, 12, 11, 4), (5, 3, 3, 4), dilations=(2, 2), pads=(2, 2, 2, 2)),
+    _c("odd_channels", (1, 6, 7, 7), (13, 3, 3, 7), pads=(1, 1, 1, 1), act_min=0.0),
+    _c("grouped_2", (1, 8, 8, 6), (10, 3, 3, 3), groups=2, pads=(1, 1, 1, 1)),
+    _c("grouped_4_stride2", (1, 7, 9, 8), (12, 3, 3, 2), groups=4, strides=(2, 2), pads=(1, 1, 1, 1)),
+    _c("groups_eq_cin_mult2", (1, 6, 6, 5), (10, 3, 3, 1), groups=5, pads=(0, 1, 2, 1)),
+    _c("conv1d", (1, 1, 30, 5), (7, 1, 5, 5), pads=(0, 2, 0, 2)),
+    _c("conv1d_stride2_dil3", (1, 1, 25, 3), (4, 1, 3, 3), strides=(1, 2), dilations=(1, 3)),
+    _c("no_bias", (1, 5, 6, 3), (4, 2, 3, 3), bias=False, pads=(0, 1, 1, 1)),
+    _c("per_tensor", (1, 6, 6, 4), (9, 3, 3, 4), quant=dict(per_channel=False), pads=(1, 1, 1, 1)),
+    _c("relu6_saturating", (1, 8, 7, 6), (5, 3, 3, 6), quant=dict(saturate=True), pads=(1, 1, 1, 1),
+       **RELU6),
+    _c("zp_minus_128", (1, 7, 8, 3), (6, 3, 3, 3), quant=dict(in_zp=-128), strides=(2, 2), pads=(0, 0, 1, 1)),
+    _c("kernel_larger_than_input", (1, 3, 2, 3), (4, 5, 5, 3), pads=(2, 2, 2, 2)),
+    _c("all_pad_rows", (1, 4, 4, 2), (3, 2, 2, 2), strides=(2, 2), pads=(0, 0, 3, 1)),
+    _c("batch2", (2, 5, 5, 4), (6, 3, 3, 4), strides=(1, 2), pads=(1, 1, 1, 1)),
+]
+
+register(OpSpec(Op.CONV2D, kernel="ec_conv2d_s8", template="ops/conv2d.c.j2",
+                infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
+                weights={1: 0}, bias=2, consts=(1, 2)))

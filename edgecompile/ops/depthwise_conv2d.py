@@ -1,0 +1,99 @@
+"""DepthwiseConv2D: ONNX Conv with groups == C_in, weights [1, KH, KW, C * ch_mult] (TFLite layout).
+
+Output channel oc = ic * ch_mult + m reads input channel ic, as TFLM's DepthwiseConvPerChannel.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Op
+from . import Case, OpSpec, register
+from ._common import INF, act_range, apply_act, channel_multipliers, check_accumulator, conv_out, dims4, requant_out
+from .conv2d import windows
+
+
+def infer(x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), **attrs):
+    n, h, wd, c = x
+    one, kh, kw, oc = w
+    if one != 1 or oc % c:
+        raise ValueError(f"DepthwiseConv2D: filter {tuple(w)} is not [1, KH, KW, {c} * multiplier]")
+    if b is not None and tuple(b) != (oc,):
+        raise ValueError(f"DepthwiseConv2D: bias shape {tuple(b)} != ({oc},)")
+    oh = conv_out(h, kh, strides[0], dilations[0], pads[0], pads[2])
+    ow = conv_out(wd, kw, strides[1], dilations[1], pads[1], pads[3])
+    if oh < 1 or ow < 1:
+        raise ValueError(f"DepthwiseConv2D: empty output {oh}x{ow} for input {h}x{wd} and kernel {kh}x{kw}")
+    return (n, oh, ow, oc)
+
+
+def _taps_sum(x, w, ch_mult, strides, dilations, pad_tl, out_hw, acc):
+    """acc += sum over the KH*KW taps of window(x repeated per multiplier) * w[0, ky, kx, :]."""
+    if ch_mult > 1:
+        x = np.repeat(x, ch_mult, axis=3)
+    taps = windows(x, w.shape[1:3], strides, dilations, pad_tl, out_hw)
+    for tap, wk in zip(taps, w.reshape(-1, w.shape[3])):
+        acc += tap * wk.astype(acc.dtype)
+    return acc
+
+
+def ref_float(x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), act_min=-INF, act_max=INF):
+    n, oh, ow, oc = infer(x.shape, w.shape, None, strides=strides, dilations=dilations, pads=pads)
+    acc = np.zeros((n, oh, ow, oc), np.float64)
+    if b is not None:
+        acc += b.astype(np.float64)
+    acc = _taps_sum(x.astype(np.float64), w, oc // x.shape[3], strides, dilations, pads[:2], (oh, ow), acc)
+    return apply_act(acc.astype(np.float32), act_min, act_max)
+
+
+def prepare(node, ins, out):
+    x, w, b = ins
+    a = node.attrs
+    mult, shift = channel_multipliers(x.q.s, w.q.scale, out.q.s)
+    check_accumulator(node, w.data, None if b is None else b.data, axis_out=3)
+    lo, hi = act_range(a, out)
+    pads = a.get("pads", (0, 0, 0, 0))
+    return dict(input_offset=-x.q.zp, output_offset=out.q.zp, multiplier=mult, shift=shift,
+                per_channel=int(mult.size > 1), act_min=lo, act_max=hi,
+                ch_mult=int(w.shape[3] // x.shape[3]),
+                stride=tuple(int(s) for s in a.get("strides", (1, 1))),
+                dilation=tuple(int(d) for d in a.get("dilations", (1, 1))),
+                padding=(int(pads[0]), int(pads[1])),
+                input_dims=dims4(x.shape), filter_dims=dims4(w.shape), output_dims=dims4(out.shape))
+
+
+def ref_int8(x, w, b, p):
+    """Twin of ec_depthwise_conv2d_s8: acc = bias + sum over valid taps of (x + input_offset) * w."""
+    n, oh, ow, oc = p["output_dims"]
+    acc = np.zeros((n, oh, ow, oc), np.int64)
+    if b is not None:
+        acc += b.astype(np.int64)
+    xo = x.astype(np.int64) + p["input_offset"]
+    acc = _taps_sum(xo, w, p["ch_mult"], p["stride"], p["dilation"], p["padding"], (oh, ow), acc)
+    return requant_out(acc, p)
+
+
+def _c(name, x, w, bias=True, quant=None, **attrs):
+    return Case(name, (x, w, (w[3],) if bias else None), attrs=attrs, quant=quant or {})
+
+
+CASES = [
+    _c("3x3_mult1", (1, 9, 9, 8), (1, 3, 3, 8), pads=(1, 1, 1, 1)),
+    _c("3x3_mult2", (1, 7, 7, 5), (1, 3, 3, 10), pads=(1, 1, 1, 1)),
+    _c("stride2_same", (1, 12, 11, 6), (1, 3, 3, 6), strides=(2, 2), pads=(0, 1, 1, 1), act_min=0.0),
+    _c("dilation2_mult2", (1, 10, 10, 4), (1, 3, 3, 8), dilations=(2, 2), pads=(2, 2, 2, 2)),
+    _c("odd_channels_13", (1, 5, 6, 13), (1, 3, 3, 13)),
+    _c("mult3_asym", (1, 6, 5, 3), (1, 2, 4, 9), strides=(2, 1), pads=(1, 0, 0, 2)),
+    _c("one_channel_mult8", (1, 8, 8, 1), (1, 3, 3, 8), pads=(1, 1, 1, 1)),
+    _c("conv1d", (1, 1, 20, 7), (1, 1, 5, 7), pads=(0, 2, 0, 2)),
+    _c("no_bias", (1, 6, 6, 5), (1, 3, 3, 5), bias=False, pads=(1, 1, 1, 1)),
+    _c("per_tensor", (1, 7, 6, 6), (1, 3, 3, 6), quant=dict(per_channel=False), pads=(1, 1, 1, 1)),
+    _c("relu6_saturating", (1, 8, 8, 7), (1, 3, 3, 7), quant=dict(saturate=True), pads=(1, 1, 1, 1),
+       act_min=0.0, act_max=6.0),
+    _c("zp_minus_128", (1, 9, 7, 3), (1, 3, 3, 3), quant=dict(in_zp=-128), strides=(2, 2), pads=(1, 1, 1, 1)),
+    _c("kernel_larger_than_input", (1, 3, 3, 3), (1, 5, 5, 6), pads=(2, 2, 2, 2)),
+    _c("batch2_stride2_dil", (2, 9, 9, 4), (1, 3, 3, 4), strides=(2, 2), dilations=(2, 2), pads=(2, 2, 2, 2)),
+]
+
+register(OpSpec(Op.DEPTHWISE_CONV2D, kernel="ec_depthwise_conv2d_s8", template="ops/depthwise_conv2d.c.j2",
+                infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
+                weights={1: 3}, bias=2, consts=(1, 2)))

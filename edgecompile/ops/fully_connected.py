@@ -1,0 +1,57 @@
+"""FullyConnected: ONNX Gemm / MatMul(+Add) after canonicalization.  y = x @ w.T + b."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Op
+from . import Case, OpSpec, register
+from ._common import INF, act_range, apply_act, channel_multipliers, check_accumulator, int_matmul, requant_out
+
+
+def infer(x, w, b=None, **attrs):
+    return tuple(x[:-1]) + (w[0],)
+
+
+def ref_float(x, w, b=None, *, act_min=-INF, act_max=INF):
+    y = x.astype(np.float32) @ w.T.astype(np.float32)
+    if b is not None:
+        y = y + b
+    return apply_act(y, act_min, act_max)
+
+
+def prepare(node, ins, out):
+    x, w, b = ins
+    mult, shift = channel_multipliers(x.q.s, w.q.scale, out.q.s)
+    check_accumulator(node, w.data, None if b is None else b.data)
+    lo, hi = act_range(node.attrs, out)
+    rows = int(np.prod(x.shape[:-1]))
+    return dict(input_offset=-x.q.zp, output_offset=out.q.zp, multiplier=mult, shift=shift,
+                per_channel=int(mult.size > 1), act_min=lo, act_max=hi,
+                input_dims=(rows, 1, 1, x.shape[-1]), filter_dims=(w.shape[0], 1, 1, w.shape[1]),
+                output_dims=(rows, 1, 1, w.shape[0]))
+
+
+def ref_int8(x, w, b, p):
+    rows = x.reshape(-1, x.shape[-1]).astype(np.int64) + p["input_offset"]
+    acc = int_matmul(rows, w.T)
+    if b is not None:
+        acc += b.astype(np.int64)
+    return requant_out(acc, p).reshape(x.shape[:-1] + (w.shape[0],))
+
+
+CASES = [
+    Case("basic", ((1, 20), (6, 20), (6,))),
+    Case("tail_not_mult_of_4", ((3, 19), (7, 19), (7,))),
+    Case("no_bias", ((1, 33), (5, 33), None)),
+    Case("relu_saturating", ((1, 64), (10, 64), (10,)), attrs=dict(act_min=0.0, act_max=INF)),
+    Case("relu6", ((1, 16), (9, 16), (9,)), attrs=dict(act_min=0.0, act_max=6.0)),
+    Case("zp_minus_128", ((1, 31), (3, 31), (3,)), quant=dict(in_zp=-128)),
+    Case("per_tensor", ((2, 24), (12, 24), (12,)), quant=dict(per_channel=False)),
+    Case("rows_3d", ((1, 5, 13), (11, 13), (11,))),
+    Case("wide", ((1, 640), (128, 640), (128,))),
+    Case("one_output", ((1, 7), (1, 7), (1,))),
+]
+
+register(OpSpec(Op.FULLY_CONNECTED, kernel="ec_fully_connected_s8", template="ops/fully_connected.c.j2",
+                infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
+                weights={1: 0}, bias=2, consts=(1, 2)))

@@ -1,0 +1,65 @@
+"""Passes: functions Graph -> Graph that never mutate their input, and the pipelines.
+
+Each module in this package exports one pass.  ``run_pipeline`` applies a literal list of
+passes with optional verification between them and EC_DEBUG-levelled output:
+  EC_DEBUG=1 prints pass names and node counts, 2 also dumps the IR after each pass.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..ir import Graph, Node, Op, verify
+
+log = logging.getLogger("edgecompile.passes")
+
+Pass = Callable[..., Graph]
+
+
+@dataclass
+class PassContext:
+    verify: bool = True
+    debug: int = field(default_factory=lambda: int(os.environ.get("EC_DEBUG", "0") or 0))
+    options: dict = field(default_factory=dict)   # compile options passes may read (calibration, ...)
+    timings: list = field(default_factory=list)
+
+
+def match_chain(g: Graph, first: Op | set, second: Op | set, single_consumer: bool = True):
+    """Yield (a, b) node pairs where b's first input is a's output (and nobody else reads it)."""
+    firsts = first if isinstance(first, set) else {first}
+    seconds = second if isinstance(second, set) else {second}
+    prod = g.producer()
+    cons = g.consumers()
+    for b in g.nodes:
+        if b.op not in seconds or not b.inputs or not b.inputs[0]:
+            continue
+        a = prod.get(b.inputs[0])
+        if a is None or a.op not in firsts:
+            continue
+        if single_consumer and (len(cons.get(a.outputs[0], [])) != 1 or a.outputs[0] in g.outputs):
+            continue
+        yield a, b
+
+
+def replace_node(g: Graph, old: Node, new: list[Node]) -> None:
+    """Swap one node for a list of nodes at the same position (in place on a copy)."""
+    i = g.nodes.index(old)
+    g.nodes[i:i + 1] = new
+
+
+def run_pipeline(g: Graph, passes: list[Pass], ctx: PassContext | None = None) -> Graph:
+    ctx = ctx or PassContext()
+    for p in passes:
+        t0 = time.perf_counter()
+        g = p(g, ctx)
+        ctx.timings.append((p.__name__, time.perf_counter() - t0))
+        if ctx.debug >= 1:
+            print(f"[ec] {p.__name__}: {len(g.nodes)} nodes ({ctx.timings[-1][1] * 1e3:.1f} ms)")
+        if ctx.debug >= 2:
+            print(g.summary())
+        if ctx.verify:
+            verify(g, lowered=p.__name__ == "lower")
+    return g

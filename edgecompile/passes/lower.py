@@ -1,0 +1,24 @@
+"""lower: the last pass.  Every node gets its kernel symbol and its params dict (OpSpec.prepare,
+TFLM's Prepare run on the host).  After it, codegen only formats."""
+from __future__ import annotations
+
+from ..errors import ModelError
+from ..ir import Graph
+from ..ops import REGISTRY
+
+
+def lower(g: Graph, ctx) -> Graph:
+    g = g.copy()
+    for n in g.nodes:
+        spec = REGISTRY[n.op]
+        ins = g.node_inputs(n)
+        out = g.tensors[n.outputs[0]]
+        for t in [t for t in ins if t is not None] + [out]:
+            if t.q is None:
+                raise ModelError(f"node {n.name!r} ({n.op}): tensor {t.name!r} is not quantized")
+        try:
+            n.params = dict(spec.prepare(n, ins, out) or {}) if spec.prepare else {}
+        except OverflowError as e:
+            raise ModelError(str(e)) from None
+        n.kernel = spec.kernel
+    return g

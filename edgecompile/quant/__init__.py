@@ -1,0 +1,1 @@
+"""Quantization arithmetic (fixedpoint), range estimation (calibrate) and weight quantization."""

@@ -1,0 +1,33 @@
+/* edgecompile runtime configuration: code paths follow the compiler's feature macros. */
+#ifndef EC_CONFIG_H
+#define EC_CONFIG_H
+
+/* EC_HAS_DSP: the Armv7E-M / Armv8-M DSP extension (SMLAD, SXTB16, ...). */
+#if defined(__ARM_FEATURE_DSP) && (__ARM_FEATURE_DSP == 1) && !defined(EC_FORCE_PORTABLE)
+#define EC_HAS_DSP 1
+#else
+#define EC_HAS_DSP 0
+#endif
+
+/* EC_HAS_MVE: Helium (M-profile vector extension, integer). */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(EC_FORCE_PORTABLE)
+#define EC_HAS_MVE 1
+#else
+#define EC_HAS_MVE 0
+#endif
+
+/* Requantization rounding: 0 = TFLM default double rounding, 1 = single rounding
+ * (TFLITE_SINGLE_ROUNDING / CMSIS_NN_USE_SINGLE_ROUNDING).  Twin of fixedpoint.py's knob. */
+#ifndef EC_SINGLE_ROUNDING
+#define EC_SINGLE_ROUNDING 0
+#endif
+
+#if defined(__GNUC__)
+#define EC_INLINE static inline __attribute__((always_inline))
+#define EC_RESTRICT __restrict__
+#else
+#define EC_INLINE static inline
+#define EC_RESTRICT
+#endif
+
+#endif /* EC_CONFIG_H */
