@@ -14,7 +14,7 @@ from edgecompile.examples import DIGITS_CALIB, DIGITS_ONNX, DIGITS_TEST, load_di
 from edgecompile.examples import train_digits
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = ("digits_cnn.onnx", "digits_calib.npz", "digits_test.npz")
+FILES = train_digits.FILES
 
 
 def ort_accuracy(path: Path, x: np.ndarray, y: np.ndarray) -> float:

@@ -40,6 +40,7 @@ BN_MOMENTUM = 0.1       # PyTorch convention; ONNX's momentum attribute is 1 - t
 N_CALIB = 100
 OPSET = 13
 IR_VERSION = 8
+FILES = ("digits_cnn.onnx", "digits_calib.npz", "digits_test.npz")
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -149,7 +150,8 @@ def bn_backward(dy, cache):
 def maxpool_forward(x):
     """2x2 max pool, stride 2; the backward routes the gradient to the first maximum."""
     n, c, h, w = x.shape
-    win = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
+    win = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5)
+    win = win.reshape(n, c, h // 2, w // 2, 4)
     idx = win.argmax(-1)[..., None]
     return np.take_along_axis(win, idx, -1)[..., 0], (x.shape, idx)
 
@@ -305,13 +307,13 @@ def export_onnx(P: dict):
                     pads=[pad] * 4, strides=[1, 1])
 
     def bn(x, scope, p):
-        ins = [x] + [param(f"{scope}.{n}", p[k]) for n, k in
-                     (("weight", "gamma"), ("bias", "beta"), ("running_mean", "mean"), ("running_var", "var"))]
+        names = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "mean"), ("running_var", "var"))
+        ins = [x] + [param(f"{scope}.{n}", p[k]) for n, k in names]
         return node("BatchNormalization", scope, ins, epsilon=BN_EPS, momentum=1.0 - BN_MOMENTUM)
 
     def gemm(x, scope, layer):
-        return node("Gemm", scope, [x, param(f"{scope}.weight", layer["w"]), param(f"{scope}.bias", layer["b"])],
-                    alpha=1.0, beta=1.0, transB=1)
+        ins = [x, param(f"{scope}.weight", layer["w"]), param(f"{scope}.bias", layer["b"])]
+        return node("Gemm", scope, ins, alpha=1.0, beta=1.0, transB=1)
 
     h = conv("input", "conv1", P["conv1"], 3, 1)
     h = node("Relu", "relu1", [bn(h, "bn1", P["bn1"])])
@@ -363,8 +365,10 @@ def ort_logits(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m edgecompile.examples.train_digits", description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True, type=Path, help="directory for digits_cnn.onnx and the .npz files")
+    ap = argparse.ArgumentParser(prog="python -m edgecompile.examples.train_digits",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True, type=Path,
+                    help="directory for digits_cnn.onnx and the .npz files")
     ap.add_argument("--epochs", type=int, default=EPOCHS, help=f"training epochs (default {EPOCHS})")
     ap.add_argument("--seed", type=int, default=SEED, help=f"split/init/shuffle seed (default {SEED})")
     ap.add_argument("--min-accuracy", type=float, default=0.96,
@@ -395,10 +399,12 @@ def main(argv=None) -> int:
         return 1
 
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "digits_cnn.onnx").write_bytes(data)
-    save_npz(args.out / "digits_calib.npz", input=x_tr[:N_CALIB])
-    save_npz(args.out / "digits_test.npz", input=x_te, y=y_te)
-    print(f"wrote {', '.join(f'{n} ({(args.out / n).stat().st_size} B)' for n in ('digits_cnn.onnx', 'digits_calib.npz', 'digits_test.npz'))}")
+    onnx_file, calib_file, test_file = (args.out / n for n in FILES)
+    onnx_file.write_bytes(data)
+    save_npz(calib_file, input=x_tr[:N_CALIB])
+    save_npz(test_file, input=x_te, y=y_te)
+    sizes = [f"{n} ({(args.out / n).stat().st_size} B)" for n in FILES]
+    print(f"wrote {', '.join(sizes)} to {args.out}")
     if acc_ort < args.min_accuracy:
         print(f"error: test accuracy {acc_ort:.4f} < --min-accuracy {args.min_accuracy}", file=sys.stderr)
         return 1

@@ -46,7 +46,7 @@ def _tflm_int8(fn, out_bits: int, out_zp: int):
 
 # op -> (float function, TFLM int8 kernel, fixed output quantization)
 _FUNCS = {
-    Op.LOGISTIC: (lambda x: 1.0 / (1.0 + np.exp(-x)), _tflm_int8(gl.logistic, 8, -128), (1.0 / 256, -128)),
+    Op.LOGISTIC: (lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)), _tflm_int8(gl.logistic, 8, -128), (1.0 / 256, -128)),
     Op.TANH: (np.tanh, _tflm_int8(gl.tanh, 7, 0), (1.0 / 128, 0)),
 }
 

@@ -45,12 +45,12 @@ def avg_float(x, *, kernel, strides=(1, 1), pads=(0, 0, 0, 0), act_min=-INF, act
 
 
 def prepare(node, ins, out):
-    x = ins[0]
-    a = node.attrs
-    (kh, kw), (sh, sw), pads = a["kernel"], a.get("strides", (1, 1)), a.get("pads", (0, 0, 0, 0))
+    x, a = ins[0], node.attrs
+    (kh, kw), (sh, sw) = (int(v) for v in a["kernel"]), (int(v) for v in a.get("strides", (1, 1)))
+    pads = tuple(int(v) for v in a.get("pads", (0, 0, 0, 0)))
     if _valid_counts(x.shape, (kh, kw), (sh, sw), pads).min() == 0:
         raise ValueError(f"node {node.name!r} ({node.op}): a pooling window lies wholly in the padding "
-                         f"(kernel {kh}x{kw}, pads {tuple(pads)})")
+                         f"(kernel {kh}x{kw}, pads {pads})")
     lo, hi = act_range(a, out)
     return dict(kernel_h=kh, kernel_w=kw, stride_h=sh, stride_w=sw, pad_top=pads[0], pad_left=pads[1],
                 act_min=lo, act_max=hi, input_dims=dims4(x.shape), output_dims=dims4(out.shape))

@@ -1,0 +1,212 @@
+"""The edgecompile command line (DESIGN.md §5).  Every user error ends as one line on stderr and a
+non-zero exit code; a traceback means an edgecompile bug."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import EdgeCompileError, OptionError
+
+EXIT_ERROR, EXIT_MISMATCH, EXIT_USAGE = 1, 3, 2
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _warning(message, category, filename, lineno, file=None, line=None):
+    _say(f"edgecompile: warning: {message}")
+
+
+def _compile(args, model: str):
+    from .compiler import compile_model
+    _say(f"compiling {model} ...")
+    art = compile_model(model, name=args.name, calib=args.calib, calib_method=args.calib_method,
+                        per_channel=not args.per_tensor, progress=True)
+    return art
+
+
+def _summary(art, outdir) -> None:
+    from .analysis import const_bytes, total_macs
+    g = art.graph
+    mem = g.meta["memory"]
+    print(f"{art.name}: {len(g.nodes)} nodes, {total_macs(g):,} MACs, weights {const_bytes(g):,} B, "
+          f"arena {mem['arena_size']:,} B (without reuse {mem['no_reuse_size']:,} B), "
+          f"compiled in {art.timings['total']:.2f} s -> {outdir}")
+
+
+def cmd_compile(args) -> int:
+    from .compiler import write_project
+    _check_model_path(args.model)
+    art = _compile(args, args.model)
+    write_project(art, args.output)
+    _summary(art, args.output)
+    return 0
+
+
+def _check_model_path(p: str) -> None:
+    path = Path(p)
+    if not path.exists():
+        raise OptionError(f"{p}: no such file")
+    if path.is_dir():
+        raise OptionError(f"{p}: is a directory, expected an .onnx model file")
+
+
+def _load_inputs(art, path: str | None):
+    from . import data as D
+    if path is None:
+        return None, None
+    arrays = D.load_npz(path)
+    return D.input_arrays(art.float_graph, arrays, path), D.labels(arrays)
+
+
+def _report_accuracy(res, labels, art) -> None:
+    if labels is None or not res.int8_outputs:
+        return
+    from .compiler import dequantize_outputs
+    q = res.int8_outputs[0].reshape(res.samples, -1)
+    if q.shape[1] < 2 or labels.shape[0] != res.samples or labels.ndim != 1:
+        return
+    acc_q = float(np.mean(np.argmax(q, axis=1) == labels))
+    line = f"accuracy on {res.samples} labelled samples: int8 (C) {100 * acc_q:.2f}%"
+    if res.float_outputs:
+        f = res.float_outputs[0].reshape(res.samples, -1)
+        acc_f = float(np.mean(np.argmax(f, axis=1) == labels))
+        line = (f"accuracy on {res.samples} labelled samples: float {100 * acc_f:.2f}%, "
+                f"int8 (C) {100 * acc_q:.2f}% ({100 * (acc_q - acc_f):+.2f} points)")
+        deq = dequantize_outputs(art.graph, res)[0].reshape(res.samples, -1)
+        agree = float(np.mean(np.argmax(deq, 1) == np.argmax(f, 1)))
+        line += f"; top-1 agreement float vs int8 {100 * agree:.1f}%"
+    print(line)
+
+
+def cmd_verify(args) -> int:
+    from .compiler import load_artifact, verify, write_project
+    target = Path(args.target)
+    tmp = None
+    if not target.exists():
+        raise OptionError(f"{target}: no such file or directory")
+    try:
+        if target.is_dir():
+            art = load_artifact(target)
+            outdir = target
+        else:
+            art = _compile(args, str(target))
+            tmp = Path(tempfile.mkdtemp(prefix="edgecompile-verify-"))
+            outdir = write_project(art, tmp / art.name)
+        inputs, labels = _load_inputs(art, args.inputs)
+        if inputs is None:
+            _say("no --inputs given: verifying on 8 random inputs")
+        t0 = time.perf_counter()
+        res = verify(art, outdir, inputs, sanitize=args.sanitize, progress=True)
+        dt = time.perf_counter() - t0
+        status = "bit-exact" if res.ok else "MISMATCH"
+        print(f"verify {art.name}: {res.samples} samples, {res.bytes_compared:,} output bytes compared, "
+              f"{res.mismatches} mismatches -> {status} ({dt:.1f} s; C {1e3 * res.c_seconds / res.samples:.2f} ms"
+              f"/inference, NumPy reference {1e3 * res.ref_seconds / res.samples:.2f} ms/inference)")
+        if not res.ok:
+            print(f"first mismatch at sample {res.first_bad_sample}; first diverging node: {res.first_bad_node}")
+            for name, op, bad, size in res.node_report:
+                print(f"  {name:40s} {op:16s} {bad:6d} / {size} bytes differ")
+        _report_accuracy(res, labels, art)
+        return 0 if res.ok else EXIT_MISMATCH
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cmd_inspect(args) -> int:
+    from .inspect_model import inspect_model
+    _check_model_path(args.model)
+    print(inspect_model(args.model))
+    return 0
+
+
+def cmd_example(args) -> int:
+    from . import examples
+    from .compiler import compile_model, verify, write_project
+    from . import data as D
+    out = Path(args.output)
+    _say(f"example: the bundled 8x8-digits CNN ({examples.DIGITS_ONNX.name}), trained by "
+         f"edgecompile/examples/train_digits.py")
+    art = compile_model(examples.DIGITS_ONNX, name="digits", calib=examples.DIGITS_CALIB, progress=True)
+    write_project(art, out)
+    _summary(art, out)
+    arrays = D.load_npz(examples.DIGITS_TEST)
+    inputs = D.input_arrays(art.float_graph, arrays, str(examples.DIGITS_TEST))
+    res = verify(art, out, inputs, progress=True)
+    print(f"verify digits: {res.samples} test samples, {res.bytes_compared:,} output bytes compared, "
+          f"{res.mismatches} mismatches -> {'bit-exact' if res.ok else 'MISMATCH'}")
+    _report_accuracy(res, D.labels(arrays), art)
+    return 0 if res.ok else EXIT_MISMATCH
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edgecompile",
+                                description="Compile trained ONNX models into bit-exact int8 C for Arm Cortex-M.")
+    p.add_argument("--version", action="version", version=f"edgecompile {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def quant_opts(sp):
+        sp.add_argument("--name", help="C identifier prefix (default: the model file's stem)")
+        sp.add_argument("--calib", metavar="DATA.npz",
+                        help="calibration data: one float array per model input, [N, *shape] (~100 samples)")
+        sp.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "mse"],
+                        help="activation range estimation (default: minmax)")
+        sp.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor instead of per channel")
+
+    c = sub.add_parser("compile", help="ONNX model -> C sources in OUTDIR",
+                       description="Import, quantize to int8 and generate C (NAME.h, NAME.c, NAME_weights.c, runtime, "
+                                   "Makefile, CMakeLists.txt, report.json).")
+    c.add_argument("model", help="float ONNX model")
+    c.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output directory (replaced atomically)")
+    quant_opts(c)
+    c.add_argument("--board", default="host", help="target board (only 'host' for now)")
+    c.set_defaults(func=cmd_compile)
+
+    v = sub.add_parser("verify", help="build for the host and check the C against the NumPy reference",
+                       description="Build the generated C with the host compiler, run it on every input sample and "
+                                   "compare every output byte with the NumPy integer reference. Exit 0 only if bit-exact.")
+    v.add_argument("target", metavar="MODEL|OUTDIR", help="an OUTDIR from 'compile', or an ONNX model (compiled to a temp dir)")
+    v.add_argument("--inputs", metavar="DATA.npz", help="float inputs [N, *shape]; a 'y' array adds accuracy figures")
+    v.add_argument("--sanitize", action="store_true", help="build with -fsanitize=address,undefined (needs libasan preloaded)")
+    quant_opts(v)
+    v.set_defaults(func=cmd_verify)
+
+    i = sub.add_parser("inspect", help="ops, shapes, parameters, MACs and unsupported nodes of a model")
+    i.add_argument("model")
+    i.set_defaults(func=cmd_inspect)
+
+    e = sub.add_parser("example", help="compile and verify the bundled digits CNN, print float vs int8 accuracy")
+    e.add_argument("-o", "--output", default="digits_out", metavar="OUTDIR", help="output directory (default: digits_out)")
+    e.set_defaults(func=cmd_example)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.showwarning = _warning
+    if args.command in ("compile",) and args.board != "host":
+        parser.error(f"--board {args.board}: only the host board exists so far")
+    try:
+        return args.func(args)
+    except EdgeCompileError as e:
+        _say(f"edgecompile: error: {e}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _say("edgecompile: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
