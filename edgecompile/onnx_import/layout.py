@@ -120,7 +120,7 @@ class Builder:
     # layout --------------------------------------------------------------------------------
     def reshape(self, src: str, shape, out: str | None = None, suffix: str = "reshape") -> str:
         shape = tuple(int(d) for d in shape)
-        if self.shape(src) == shape and out is None:
+        if self.shape(src) == shape:
             return src
         return self.emit(Op.RESHAPE, [src], {"shape": shape}, out, suffix)
 

@@ -18,7 +18,10 @@ def lower(g: Graph, ctx) -> Graph:
                 raise ModelError(f"node {n.name!r} ({n.op}): tensor {t.name!r} is not quantized")
         try:
             n.params = dict(spec.prepare(n, ins, out) or {}) if spec.prepare else {}
-        except OverflowError as e:
-            raise ModelError(str(e)) from None
+        except (OverflowError, ValueError) as e:
+            msg = str(e)
+            if n.name not in msg:
+                msg = f"node {n.name!r} ({n.source_op or n.op}): {msg}"
+            raise ModelError(msg) from None
         n.kernel = spec.kernel
     return g

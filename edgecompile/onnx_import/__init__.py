@@ -1,0 +1,159 @@
+"""ONNX import: a float ONNX model (PyTorch NCHW or tf2onnx NHWC, opsets 7..22) -> float NHWC Graph.
+
+The walk goes through the nodes once, in order.  Each ONNX tensor becomes either a constant
+(initializers, Constant nodes and every node whose inputs are all constant, folded here), or a
+``Dyn``: an IR tensor plus its layout (see layout.py).  Converters (convert.py) emit IR nodes.
+Nodes that cannot be converted are collected and reported together in one ModelError.
+Canonicalization (BN folding, activation fusion, reshape chains) is left to passes/canonical.py.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ..errors import ModelError
+from ..ir import Graph, Op
+from . import loader
+from .convert import CONVERTERS, Ctx
+from .fold import attributes, fold
+from .layout import Builder, Dyn, Unsupported, identity
+
+log = logging.getLogger("edgecompile.onnx_import")
+
+
+class _Bad:
+    """Placeholder for the outputs of an unsupported node (shape from ONNX inference, if any)."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+
+def load_onnx(model, name: str | None = None) -> Graph:
+    """Import an ONNX model (a path or a ModelProto) into a float NHWC Graph (not canonicalized)."""
+    m, source, sha = loader.read(model)
+    opset = loader.opset_of(m, source)
+    input_shapes = loader.fix_batch(m, source)
+    inferred = loader.infer_shapes(m)
+    b, graph_in, graph_out = _walk(m, opset, inferred, source)
+    if name is None:
+        name = (m.graph.name or "model") if isinstance(model, onnx.ModelProto) else Path(model).stem
+    g = Graph(name, b.tensors, b.nodes, graph_in, graph_out)
+    g.meta = {"source": source, "sha256": sha, "opset": opset,
+              "producer": f"{m.producer_name} {m.producer_version}".strip(),
+              "input_shapes": input_shapes,
+              "output_shapes": {o: g.tensors[o].shape for o in graph_out}}
+    return g.prune_unused()
+
+
+def _walk(m: onnx.ModelProto, opset: int, inferred: dict, source: str):
+    b = Builder()
+    env: dict[str, object] = {}
+    for t in m.graph.initializer:
+        env[t.name] = numpy_helper.to_array(t)
+    graph_in = []
+    for vi in loader.real_inputs(m):
+        dims = tuple(d.dim_value for d in vi.type.tensor_type.shape.dim)
+        if len(dims) > 4:
+            raise ModelError(f"{source}: input {vi.name!r} has rank {len(dims)} (at most 4 supported)")
+        env[vi.name] = b.add_input(vi.name, dims)
+        graph_in.append(vi.name)
+    used = {i for n in m.graph.node for i in n.input} | {o.name for o in m.graph.output}
+    opsets = list(m.opset_import)
+    problems: list[tuple[str, str, str]] = []           # (node name, op type, reason)
+
+    for idx, node in enumerate(m.graph.node):
+        nname = node.name or f"{node.op_type}_{idx}"
+        b.node_name, b.source_op = nname, node.op_type
+        for i in node.input:
+            if i and i not in env:
+                raise ModelError(f"{source}: node {nname!r} ({node.op_type}) reads {i!r}, which is not "
+                                 f"produced before it (graph not topologically sorted?)")
+        ins = [env[i] if i else None for i in node.input]
+        if node.op_type == "Shape" and isinstance(ins[0], _Bad) and ins[0].shape and None not in ins[0].shape:
+            ins = [np.zeros(ins[0].shape, np.float32)]
+        known = node.domain in ("", "ai.onnx") and node.op_type in CONVERTERS
+        try:
+            if any(isinstance(v, _Bad) for v in ins):
+                outs = None                       # behind an unsupported node: reported only if unknown
+                if not known:
+                    raise Unsupported("")
+            elif all(not isinstance(v, Dyn) for v in ins):
+                outs = fold(node, ins, opsets)
+            elif node.op_type in ("Shape", "Size") and isinstance(ins[0], Dyn):
+                outs = fold(node, [np.zeros(ins[0].shape, np.float32)], opsets)
+            elif known:
+                c = Ctx(opset, node.op_type, list(node.input), node.output[0])
+                extra = [o for o in node.output[1:] if o and o in used]
+                if extra:
+                    raise Unsupported(f"uses the extra output(s) {extra}")
+                outs = [CONVERTERS[node.op_type](b, ins, attributes(node), c)]
+                _check_shape(outs[0], inferred.get(node.output[0]), nname)
+            else:
+                raise Unsupported("")
+        except Unsupported as e:
+            problems.append((nname, node.op_type if not node.domain else f"{node.domain}.{node.op_type}",
+                             str(e)))
+            outs = None
+        except Exception as e:  # a constant the folder could not evaluate, or a malformed node
+            log.debug("node %s (%s) failed", nname, node.op_type, exc_info=True)
+            problems.append((nname, node.op_type, f"{type(e).__name__}: {e}"))
+            outs = None
+        if outs is None:
+            outs = [_Bad(inferred.get(o)) for o in node.output]
+        for o, v in zip(node.output, outs):
+            if o:
+                env[o] = v
+
+    graph_out = []
+    for vi in m.graph.output:
+        v = env.get(vi.name)
+        if isinstance(v, _Bad):
+            continue
+        if not isinstance(v, Dyn):
+            problems.append((vi.name, "output", "graph output is a constant"))
+            continue
+        graph_out.append(_finish_output(b, v, vi.name, graph_in, graph_out))
+    if problems:
+        raise ModelError(_report(source, problems))
+    return b, graph_in, graph_out
+
+
+def _check_shape(v, want, nname):
+    if isinstance(v, Dyn) and want and None not in want and tuple(want) != v.shape:
+        log.warning("node %s: ONNX shape inference says %s, the importer computed %s", nname, want, v.shape)
+
+
+def _finish_output(b: Builder, v: Dyn, name: str, graph_in: list, done: list) -> str:
+    """The graph output in logical (row-major) order, in a tensor named after the ONNX output."""
+    b.node_name, b.source_op = f"{name}/output", "Output"
+    t = b.need(v, identity(v.rank))
+    if t == name:
+        return name
+    if name in b.tensors:                     # the ONNX name holds another layout: move it aside
+        _rename(b, name, b.fresh(f"{name}/phys"))
+    if t in graph_in or t in done:
+        return b.emit(Op.RESHAPE, [t], {"shape": b.shape(t)}, name)
+    _rename(b, t, name)
+    return name
+
+
+def _rename(b: Builder, old: str, new: str) -> None:
+    t = b.tensors.pop(old)
+    t.name = new
+    b.tensors[new] = t
+    for n in b.nodes:
+        n.inputs = [new if i == old else i for i in n.inputs]
+        n.outputs = [new if o == old else o for o in n.outputs]
+    b._layouts = {k: (new if v == old else v) for k, v in b._layouts.items()}
+
+
+def _report(source: str, problems: list) -> str:
+    counts = Counter(op for _, op, _ in problems)
+    kinds = ", ".join(f"{op} x{k}" if k > 1 else op for op, k in counts.items())
+    items = "; ".join(f"{name!r} ({op}{': ' + why if why else ''})" for name, op, why in problems)
+    return (f"{source}: {len(problems)} node(s) cannot be imported [{kinds}]: {items}")

@@ -1,0 +1,102 @@
+"""fold_reshape: simplify the Reshape/Transpose chains import leaves behind.
+
+  Transpose that keeps the element order (moves only size-1 axes)  -> Reshape
+  Transpose of Transpose                                            -> one Transpose
+  Reshape of Reshape                                                -> one Reshape
+  Reshape / Transpose that changes nothing                          -> removed
+  Transpose -> Reshape(flatten) -> FullyConnected                   -> Reshape -> FullyConnected with
+                                                                       the weight columns permuted
+The last rule removes the NCHW flatten transpose of PyTorch classifiers.  ``bypass`` is shared
+with the other canonicalization passes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph, Node, Op
+
+
+def bypass(g: Graph, node: Node) -> bool:
+    """Remove ``node``, whose output equals its first input (same shape and values), in place.
+    Keeps the output's name when the input is a private intermediate.  False if impossible."""
+    i, o = node.inputs[0], node.outputs[0]
+    prod = g.producer().get(i)
+    readers = g.consumers().get(i, [])
+    private = prod is not None and i not in g.outputs and len(readers) == 1
+    if private:
+        prod.outputs = [o]
+    elif o in g.outputs:
+        return False
+    else:
+        for n in g.nodes:
+            n.inputs = [i if x == o else x for x in n.inputs]
+    g.nodes.remove(node)
+    g.tensors.pop(i if private else o)
+    return True
+
+
+def moves_only_ones(shape, perm) -> bool:
+    big = [a for a in perm if shape[a] != 1]
+    return big == sorted(big)
+
+
+def _single_reader(g: Graph, name: str, cons: dict) -> bool:
+    return name not in g.outputs and len(cons.get(name, [])) == 1
+
+
+def _fold_into_fc(g: Graph, fc: Node, prod: dict, cons: dict) -> bool:
+    """Transpose -> Reshape(to [1.., K]) -> FC: permute the FC weight columns instead."""
+    r = prod.get(fc.inputs[0])
+    if r is None or r.op != Op.RESHAPE or not _single_reader(g, r.outputs[0], cons):
+        return False
+    t = prod.get(r.inputs[0])
+    w = g.tensors[fc.inputs[1]]
+    if t is None or t.op != Op.TRANSPOSE or not _single_reader(g, t.outputs[0], cons) or not w.is_const:
+        return False
+    out_shape = g.tensors[r.outputs[0]].shape
+    if int(np.prod(out_shape[:-1])) != 1:
+        return False
+    perm = t.attrs["perm"]
+    inv = [perm.index(a) for a in range(len(perm))]
+    o = w.shape[0]
+    wt = w.data.reshape((o,) + g.tensors[t.outputs[0]].shape)
+    ws = np.ascontiguousarray(wt.transpose([0] + [1 + inv[a] for a in range(len(perm))]).reshape(o, -1))
+    name = f"{w.name}/nhwc"
+    while name in g.tensors:
+        name += "_"
+    g.tensors[name] = type(w)(name, ws.shape, w.dtype, ws)
+    fc.inputs = [fc.inputs[0], name] + fc.inputs[2:]
+    r.inputs = [t.inputs[0]]
+    return True
+
+
+def _step(g: Graph) -> bool:
+    prod, cons = g.producer(), g.consumers()
+    for n in g.nodes:
+        if n.op == Op.TRANSPOSE:
+            perm = tuple(n.attrs["perm"])
+            src = prod.get(n.inputs[0])
+            if moves_only_ones(g.tensors[n.inputs[0]].shape, perm):
+                n.op, n.attrs = Op.RESHAPE, {"shape": g.tensors[n.outputs[0]].shape}
+                return True
+            if src is not None and src.op == Op.TRANSPOSE:
+                n.inputs[0] = src.inputs[0]
+                n.attrs = {"perm": tuple(src.attrs["perm"][j] for j in perm)}
+                return True
+        elif n.op == Op.RESHAPE:
+            src = prod.get(n.inputs[0])
+            if src is not None and src.op == Op.RESHAPE:
+                n.inputs[0] = src.inputs[0]
+                return True
+            if g.tensors[n.inputs[0]].shape == g.tensors[n.outputs[0]].shape and bypass(g, n):
+                return True
+        elif n.op == Op.FULLY_CONNECTED and _fold_into_fc(g, n, prod, cons):
+            return True
+    return False
+
+
+def fold_reshape(g: Graph, ctx) -> Graph:
+    g = g.copy()
+    while _step(g):
+        g.prune_unused()
+    return g.prune_unused()
