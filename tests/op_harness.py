@@ -47,10 +47,14 @@ def case_graph(spec, case, seed: int = 0):
 def compile_case(spec, case, outdir, sanitize=False):
     g, feeds = case_graph(spec, case)
     ranges = None
+    ys = np.stack([run_float(g, {k: v[i] for k, v in feeds.items()})["out"] for i in range(4)])
+    lo, hi = float(ys.min()), float(ys.max())
     if case.quant.get("saturate"):
-        ys = [run_float(g, {k: v[i] for k, v in feeds.items()})["out"] for i in range(4)]
-        y = np.stack(ys)
-        ranges = {"out": (float(y.min()) / 2, float(y.max()) / 2)}
+        ranges = {"out": (lo / 2, hi / 2)}
+    elif math.isfinite(case.attrs.get("act_min", -math.inf)) or math.isfinite(case.attrs.get("act_max", math.inf)):
+        # calibrate wider than the fused activation's range so its int8 clamp really bites
+        span = max(hi - lo, 1e-3)
+        ranges = {"out": (lo - span / 2, hi + span / 2)}
     art = compile_model(None, name="m", calib=feeds, float_graph=g,
                         per_channel=case.quant.get("per_channel", True), ranges=ranges)
     write_project(art, outdir)

@@ -59,8 +59,8 @@ def c_float(v) -> str:
     >>> c_float(1.0)
     '1.0f'
     """
-    s = repr(float(np.float32(v)))
-    if "e" not in s and "." not in s:
+    s = str(np.float32(v))          # shortest text that round-trips the float32
+    if "e" not in s and "." not in s and "n" not in s:
         s += ".0"
     return s + "f"
 

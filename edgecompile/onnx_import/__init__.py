@@ -20,7 +20,7 @@ from ..errors import ModelError
 from ..ir import Graph, Op
 from . import loader
 from .convert import CONVERTERS, Ctx
-from .fold import attributes, fold
+from .fold import NUMPY, attributes, fold
 from .layout import Builder, Dyn, Unsupported, identity
 
 log = logging.getLogger("edgecompile.onnx_import")
@@ -80,7 +80,7 @@ def _walk(m: onnx.ModelProto, opset: int, inferred: dict, source: str):
         try:
             if any(isinstance(v, _Bad) for v in ins):
                 outs = None                       # behind an unsupported node: reported only if unknown
-                if not known:
+                if not known and node.op_type not in NUMPY:
                     raise Unsupported("")
             elif all(not isinstance(v, Dyn) for v in ins):
                 outs = fold(node, ins, opsets)
@@ -125,7 +125,7 @@ def _walk(m: onnx.ModelProto, opset: int, inferred: dict, source: str):
 
 def _check_shape(v, want, nname):
     if isinstance(v, Dyn) and want and None not in want and tuple(want) != v.shape:
-        log.warning("node %s: ONNX shape inference says %s, the importer computed %s", nname, want, v.shape)
+        log.debug("node %s: ONNX shape inference says %s, the importer computed %s", nname, want, v.shape)
 
 
 def _finish_output(b: Builder, v: Dyn, name: str, graph_in: list, done: list) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import Op
-from .layout import Builder, Dyn, Unsupported, channels_last, identity, to_phys
+from .layout import Builder, Dyn, Unsupported, channels_last, identity, moves_only_ones, to_phys
 
 INF = math.inf
 FLT_MAX = 3.0e38        # Clip's old default bounds (+-FLT_MAX) mean "unbounded"
@@ -170,8 +170,6 @@ def _pool(b, x, a, c, op, kernel):
 
 @converter("MaxPool")
 def max_pool(b, ins, a, c):
-    if a.get("storage_order", 0):
-        raise Unsupported("storage_order=1")
     return _pool(b, _dyn(ins[0]), a, c, Op.MAX_POOL2D, a["kernel_shape"])
 
 
@@ -241,6 +239,8 @@ def gemm(b, ins, a, c):
         raise Unsupported(f"rank-{x.rank} input A")
     w = (w if a.get("transB", 0) else w.T) * np.float32(a.get("alpha", 1.0))
     rows, o = x.shape[0], w.shape[0]
+    if w.ndim != 2 or w.shape[1] != x.shape[1]:
+        raise Unsupported(f"weights {w.shape} do not match the input {x.shape}")
     bname = None
     if bias is not None:
         cb = np.broadcast_to(_f32(_const(bias, "C (bias)")) * np.float32(a.get("beta", 1.0)), (rows, o))
@@ -257,7 +257,7 @@ def matmul(b, ins, a, c):
     if isinstance(x, np.ndarray):
         raise Unsupported("constant first operand (only x @ constant is supported)")
     x, w = _dyn(x), _f32(_const(w, "second operand"))
-    if w.ndim != 2 or x.rank < 2:
+    if w.ndim != 2 or x.rank < 2 or w.shape[0] != x.shape[-1]:
         raise Unsupported(f"shapes {x.shape} @ {w.shape} (only [..., I] @ [I, O])")
     perm = x.perm if x.perm[-1] == x.rank - 1 else identity(x.rank)
     y = b.emit(Op.FULLY_CONNECTED, [b.need(x, perm), b.const(np.ascontiguousarray(w.T), c.hint(1, "weights")),
@@ -266,24 +266,27 @@ def matmul(b, ins, a, c):
 
 
 # ---------------------------------------------------------------- per-channel affine
+def _squash(v: np.ndarray) -> np.ndarray:
+    """Collapse the axes along which a constant does not vary (exporters materialize broadcasts)."""
+    for ax in range(v.ndim):
+        if v.shape[ax] > 1 and np.all(v == v.take([0], axis=ax)):
+            v = v.take([0], axis=ax)
+    return v
+
+
 def _affine(b: Builder, x: Dyn, scale, shift, c: Ctx) -> Dyn:
     """x * scale + shift (constants varying along at most one axis) as a 1x1 depthwise conv.
     fold_bn later folds it into a preceding Conv / FullyConnected."""
-    consts = [np.asarray(v, np.float32) for v in (scale, shift) if v is not None]
-    varying = set()
-    for v in consts:
-        if v.ndim > x.rank:
-            raise Unsupported(f"constant of shape {v.shape} broadcasts the input up")
-        v = v.reshape((1,) * (x.rank - v.ndim) + v.shape)
-        for ax, d in enumerate(v.shape):
-            if d not in (1, x.shape[ax]):
-                raise Unsupported(f"constant of shape {v.shape} does not fit the input {x.shape}")
-            if d > 1:
-                varying.add(ax)
-    if len(varying) > 1:
-        raise Unsupported(f"constant operand varies along {len(varying)} axes (only per-channel)")
     if x.rank == 0:
         raise Unsupported("scalar input")
+    for v in (scale, shift):
+        if v is not None and (np.ndim(v) > x.rank or any(
+                d not in (1, x.shape[x.rank - np.ndim(v) + i]) for i, d in enumerate(np.shape(v)))):
+            raise Unsupported(f"constant of shape {np.shape(v)} does not broadcast to the input {x.shape}")
+    scale, shift = (None if v is None else _squash(_f32(v)) for v in (scale, shift))
+    varying = {x.rank - v.ndim + i for v in (scale, shift) if v is not None for i, d in enumerate(v.shape) if d > 1}
+    if len(varying) > 1:
+        raise Unsupported(f"constant operand varies along {len(varying)} axes (only per-channel)")
     ax = varying.pop() if varying else x.perm[-1]
     perm = x.perm if x.perm[-1] == ax else tuple(p for p in x.perm if p != ax) + (ax,)
     t = b.need(x, perm)
@@ -307,8 +310,8 @@ def _affine(b: Builder, x: Dyn, scale, shift, c: Ctx) -> Dyn:
 def batch_norm(b, ins, a, c):
     x = _dyn(ins[0])
     gamma, beta, mean, var = (_f32(_const(v, n)) for v, n in zip(ins[1:5], ("scale", "B", "mean", "var")))
-    if x.rank < 2:
-        raise Unsupported(f"rank-{x.rank} input")
+    if x.rank < 2 or any(v.shape != (x.shape[1],) for v in (gamma, beta, mean, var)):
+        raise Unsupported(f"parameters are not per-channel vectors for input {x.shape} (spatial=0?)")
     s = gamma / np.sqrt(var + np.float32(a.get("epsilon", 1e-5)))
     shape = (-1,) + (1,) * (x.rank - 2)
     return _affine(b, x, s.reshape(shape), (beta - mean * s).reshape(shape), c)
@@ -334,8 +337,7 @@ def neg(b, ins, a, c):
 def _operands(b: Builder, ins: list, c: Ctx):
     """IR names of the operands in one common physical layout, that layout and the logical shape."""
     rank = max(v.rank if isinstance(v, Dyn) else np.ndim(v) for v in ins)
-    lead = max((v for v in ins if isinstance(v, Dyn)), key=lambda v: v.rank)
-    perm = b.pad_rank(lead, rank).perm
+    perm = _common_perm([b.pad_rank(v, rank) for v in ins if isinstance(v, Dyn)])
     names = []
     for i, v in enumerate(ins):
         if isinstance(v, Dyn):
@@ -344,6 +346,16 @@ def _operands(b: Builder, ins: list, c: Ctx):
             names.append(b.const(to_phys(_f32(v), rank, perm), c.hint(i, "const")))
     shape = np.broadcast_shapes(*[v.shape if isinstance(v, Dyn) else np.shape(v) for v in ins])
     return names, perm, tuple(int(d) for d in shape)
+
+
+def _common_perm(dyns: list[Dyn]) -> tuple[int, ...]:
+    """The operands' layout needing the fewest real transposes (ties: channels-last, then first)."""
+    def cost(perm):
+        where = [{a: i for i, a in enumerate(v.perm)} for v in dyns]
+        return sum(not moves_only_ones(v.phys, [w[a] for a in perm]) for v, w in zip(dyns, where))
+    rank = dyns[0].rank
+    cands = list(dict.fromkeys([channels_last(rank)] * (rank > 2) + [v.perm for v in dyns]))
+    return min((p for p in cands if p in {v.perm for v in dyns}), key=cost)
 
 
 @converter("Add")
@@ -360,7 +372,7 @@ def sub(b, ins, a, c):
         return add(b, [x, -_f32(y)], a, c)
     if isinstance(x, np.ndarray):
         return _affine(b, y, np.float32(-1.0), x, c)
-    neg_y = _affine(b, y, np.float32(-1.0), None, Ctx(c.opset, c.inputs, f"{c.out}/neg"))
+    neg_y = _affine(b, y, np.float32(-1.0), None, Ctx(c.opset, c.op, c.inputs, f"{c.out}/neg"))
     return add(b, [x, neg_y], a, c)
 
 
@@ -435,15 +447,15 @@ def softmax(b, ins, a, c):
 @converter("Concat")
 def concat(b, ins, a, c):
     lead = next(v for v in ins if isinstance(v, Dyn))
-    r = lead.rank
+    r, perm = lead.rank, _common_perm([v for v in ins if isinstance(v, Dyn)])
     axis = int(a["axis"]) % r
-    names = [b.need(v, lead.perm) if isinstance(v, Dyn)
-             else b.const(to_phys(_f32(v), r, lead.perm), c.hint(i, "const")) for i, v in enumerate(ins)]
-    names = [n for n in names if b.shape(n)[lead.perm.index(axis)] > 0]
+    names = [b.need(v, perm) if isinstance(v, Dyn)
+             else b.const(to_phys(_f32(v), r, perm), c.hint(i, "const")) for i, v in enumerate(ins)]
+    names = [n for n in names if b.shape(n)[perm.index(axis)] > 0]
     shape = list(lead.shape)
     shape[axis] = sum((v.shape if isinstance(v, Dyn) else np.shape(v))[axis] for v in ins)
-    y = b.emit(Op.CONCAT, names, dict(axis=lead.perm.index(axis)), c.out)
-    return Dyn(y, tuple(shape), lead.perm)
+    y = b.emit(Op.CONCAT, names, dict(axis=perm.index(axis)), c.out)
+    return Dyn(y, tuple(shape), perm)
 
 
 @converter("Pad")
@@ -495,7 +507,7 @@ def _resolve(in_shape, shape, allowzero=False) -> tuple[int, ...]:
 @converter("Reshape")
 def reshape(b, ins, a, c):
     x = _dyn(ins[0])
-    shape = a["shape"] if c.opset < 5 else _ints(_const(ins[1], "shape"))
+    shape = _ints(_const(ins[1], "shape"))
     return b.view(x, _resolve(x.shape, shape, a.get("allowzero", 0)), c.out)
 
 

@@ -104,7 +104,7 @@ class Builder:
         try:
             shape = tuple(int(d) for d in REGISTRY[op].infer(*shapes, **attrs))
         except (ValueError, TypeError) as e:
-            raise Unsupported(f"{op}: {e}") from None
+            raise Unsupported(str(e)) from None
         if len(shape) > 4:
             raise Unsupported(f"produces a rank-{len(shape)} tensor (at most 4 supported)")
         base = self.node_name + (f"/{suffix}" if suffix else "")

@@ -11,12 +11,15 @@ This also turns MatMul + Add into a FullyConnected with bias.  A standalone Batc
 """
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 
 from ..ir import WEIGHTED, Graph, Node, Op, Tensor
 from .fold_reshape import bypass
+
+log = logging.getLogger("edgecompile.passes")
 
 OUT_AXIS = {Op.CONV2D: 0, Op.DEPTHWISE_CONV2D: 3, Op.FULLY_CONNECTED: 0}
 
@@ -111,4 +114,7 @@ def fold_bn(g: Graph, ctx) -> Graph:
     g = g.copy()
     while _step(g):
         pass
+    for n in g.nodes:
+        if n.op == Op.DEPTHWISE_CONV2D and n.source_op in ("BatchNormalization", "Mul", "Div") and _affine(g, n):
+            log.debug("fold_bn: %s (%s) has no private weighted producer; kept", n.name, n.source_op)
     return g.prune_unused()

@@ -100,14 +100,13 @@ def quantize(g: Graph, ctx) -> Graph:
 
     # 3. constants: weights per channel, bias int32, other constants per tensor
     done: set[str] = set()
+    original = {k: t.data for k, t in g.tensors.items() if t.is_const}
     for n in g.nodes:
         spec = REGISTRY[n.op]
         for idx, name in enumerate(n.inputs):
-            if not name or not g.tensors[name].is_const or idx == spec.bias:
+            if not name or name in done or not g.tensors[name].is_const or idx == spec.bias:
                 continue
             t = g.tensors[name]
-            if name in done:
-                continue
             if idx in spec.weights:
                 axis = spec.weights[idx] if per_channel else None
                 data, scale = symmetric_weights(t.data, axis)
@@ -117,18 +116,46 @@ def quantize(g: Graph, ctx) -> Graph:
                 data, q = quantize_array(t.data, scale, zp), QParams.make(scale, zp)
             g.tensors[name] = dataclasses.replace(t, dtype="int8", data=data, q=q)
             done.add(name)
-        if spec.bias is not None and spec.bias < len(n.inputs) and n.inputs[spec.bias]:
-            bname = n.inputs[spec.bias]
-            b = g.tensors[bname]
+        bname = n.inputs[spec.bias] if spec.bias is not None and spec.bias < len(n.inputs) else ""
+        if bname:
             if bname in done:
                 raise ValueError(f"bias {bname!r} of node {n.name} is shared with another node")
-            s_in = g.tensors[n.inputs[0]].q.scale[0]
-            s_w = g.tensors[n.inputs[min(spec.weights)]].q.scale
-            bscale = (np.float32(s_in) * s_w).astype(np.float32)
-            bq = np.clip(np.rint(b.data.astype(np.float64) / bscale.astype(np.float64)),
-                         -(1 << 31), (1 << 31) - 1).astype(np.int32)
-            g.tensors[bname] = dataclasses.replace(b, dtype="int32", data=bq,
-                                                   q=QParams.make(bscale, 0, 0 if bscale.size > 1 else None))
+            _quantize_bias(g, n, spec, bname, original)
             done.add(bname)
     g.meta["quantized"] = {"method": method, "per_channel": per_channel, "samples": len(samples)}
     return g
+
+
+BIAS_LIMIT = float(1 << 30)
+
+
+def _quantize_bias(g: Graph, n, spec, bname: str, original: dict) -> None:
+    """int32 bias with scale s_in * s_w[c].  A channel whose weights are (nearly) dead gets a tiny
+    weight scale, and its bias would overflow int32; as TFLite's converter does, such a channel's
+    weight scale is raised until |bias_q| <= 2^30 and its weights are requantized (to ~0)."""
+    widx = min(spec.weights)
+    wname = n.inputs[widx]
+    w = g.tensors[wname]
+    b = original[bname].astype(np.float64)
+    s_in = np.float32(g.tensors[n.inputs[0]].q.scale[0])
+    s_w = w.q.scale.astype(np.float32)
+    need = (np.abs(b) / BIAS_LIMIT / np.float64(s_in)).astype(np.float32)
+    if s_w.size == 1:
+        grow = need.max(initial=0.0) > s_w[0]
+        s_new = np.array([max(float(s_w[0]), float(need.max(initial=0.0)) * 1.0001)], np.float32) if grow else s_w
+    else:
+        grow = bool(np.any(need > s_w))
+        s_new = np.where(need > s_w, need * np.float32(1.0001), s_w).astype(np.float32)
+    if grow:
+        wf = original[wname].astype(np.float32)
+        axis = w.q.axis
+        shape = [1] * wf.ndim
+        if axis is not None:
+            shape[axis] = -1
+        data = np.clip(np.rint(wf / s_new.reshape(shape)), -127, 127).astype(np.int8)
+        g.tensors[wname] = dataclasses.replace(w, data=data, q=QParams.make(s_new, 0, axis))
+        s_w = s_new
+    bscale = (s_in * s_w).astype(np.float32)
+    bq = np.clip(np.rint(b / bscale.astype(np.float64)), -(1 << 31), (1 << 31) - 1).astype(np.int32)
+    g.tensors[bname] = dataclasses.replace(g.tensors[bname], dtype="int32", data=bq,
+                                           q=QParams.make(bscale, 0, 0 if bscale.size > 1 else None))
