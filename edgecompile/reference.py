@@ -1,18 +1,39 @@
 """Graph interpreters: the float reference (ref_float per node) and the integer reference
-(ref_int8 per node, with the same params the templates emit).  Both are vectorized over
-nothing but NumPy; batches run sample by sample because the IR is batch-1."""
+(ref_int8 per node, with the same params the templates emit), in vectorized NumPy.
+
+The IR is batch-1.  ``run_float_batch`` runs N samples at once by letting the batch axis ride
+along axis 0 where every op allows it (``batchable``); calibration uses it."""
 from __future__ import annotations
 
 import numpy as np
 
-from .ir import Graph
+from .ir import Graph, Op
 from .ops import REGISTRY
 
 
-def _run(g: Graph, feeds: dict, integer: bool, keep: bool) -> dict[str, np.ndarray]:
+def batchable(g: Graph) -> bool:
+    """True when axis 0 is a batch axis of size 1 that no node moves, merges or pads."""
+    if any(g.tensors[i].shape[:1] != (1,) for i in g.inputs):
+        return False
+    for n in g.nodes:
+        shape = g.tensors[n.outputs[0]].shape
+        a = n.attrs
+        if not shape or shape[0] != 1:
+            return False
+        if n.op == Op.RESHAPE and g.tensors[n.inputs[0]].shape[:1] != (1,):
+            return False
+        if (n.op == Op.TRANSPOSE and a["perm"][0] != 0) or (n.op == Op.CONCAT and a["axis"] == 0):
+            return False
+        if n.op == Op.PAD and (a["pads"][0] or a["pads"][len(a["pads"]) // 2]):
+            return False
+    return True
+
+
+def _run(g: Graph, feeds: dict, integer: bool, keep: bool, batch: int | None = None) -> dict[str, np.ndarray]:
     env: dict[str, np.ndarray] = {}
     for name in g.inputs:
-        env[name] = np.asarray(feeds[name]).reshape(g.tensors[name].shape)
+        shape = g.tensors[name].shape
+        env[name] = np.asarray(feeds[name]).reshape(shape if batch is None else (batch,) + shape[1:])
     for n in g.nodes:
         spec = REGISTRY[n.op]
         args = []
@@ -25,6 +46,8 @@ def _run(g: Graph, feeds: dict, integer: bool, keep: bool) -> dict[str, np.ndarr
                 args.append(env[i])
         if integer:
             y = spec.ref_int8(*args, n.params)
+        elif batch is not None and n.op == Op.RESHAPE:
+            y = args[0].reshape((batch,) + tuple(n.attrs["shape"][1:]))
         else:
             y = spec.ref_float(*args, **n.attrs)
         env[n.outputs[0]] = y
@@ -34,6 +57,12 @@ def _run(g: Graph, feeds: dict, integer: bool, keep: bool) -> dict[str, np.ndarr
 def run_float(g: Graph, feeds: dict, keep_all: bool = False) -> dict[str, np.ndarray]:
     """Run a float graph (before quantize) on one sample; feeds map input name -> array."""
     return _run(g, feeds, integer=False, keep=keep_all)
+
+
+def run_float_batch(g: Graph, feeds: dict, keep_all: bool = False) -> dict[str, np.ndarray]:
+    """Run a float graph on N samples at once (feeds: name -> [N, *shape[1:]]); needs batchable(g)."""
+    n = len(next(iter(feeds.values())))
+    return _run(g, feeds, integer=False, keep=keep_all, batch=n)
 
 
 def run_int8(g: Graph, feeds: dict, keep_all: bool = False) -> dict[str, np.ndarray]:

@@ -22,7 +22,9 @@ from tqdm import tqdm
 from ..ir import Graph, Op, QParams
 from ..ops import REGISTRY
 from ..quant.calibrate import RangeObserver, affine_params, quantize_array, symmetric_weights
-from ..reference import run_float
+from ..reference import batchable, run_float, run_float_batch
+
+BATCH = 16          # calibration samples per batched float run
 
 
 class _Classes:
@@ -47,10 +49,19 @@ class _Classes:
 def observe(g: Graph, samples: list[dict], progress: bool = False) -> dict[str, RangeObserver]:
     """Run the float graph on every sample and record each activation tensor's range."""
     obs = {t: RangeObserver(seed=i) for i, t in enumerate(g.inputs + [n.outputs[0] for n in g.nodes])}
-    for feed in tqdm(samples, desc="calibrating", unit="sample", disable=not progress, leave=False):
-        env = run_float(g, feed, keep_all=True)
+    step = BATCH if batchable(g) else 1
+    bar = tqdm(total=len(samples), desc="calibrating", unit="sample", disable=not progress, leave=False)
+    for k in range(0, len(samples), step):
+        chunk = samples[k:k + step]
+        if step == 1:
+            env = run_float(g, chunk[0], keep_all=True)
+        else:
+            feeds = {i: np.stack([np.asarray(f[i]).reshape(g.tensors[i].shape[1:]) for f in chunk]) for i in g.inputs}
+            env = run_float_batch(g, feeds, keep_all=True)
         for name, o in obs.items():
             o.observe(env[name])
+        bar.update(len(chunk))
+    bar.close()
     return obs
 
 
