@@ -135,21 +135,11 @@ def _finish_output(b: Builder, v: Dyn, name: str, graph_in: list, done: list) ->
     if t == name:
         return name
     if name in b.tensors:                     # the ONNX name holds another layout: move it aside
-        _rename(b, name, b.fresh(f"{name}/phys"))
+        b.rename(name, b.fresh(f"{name}/phys"))
     if t in graph_in or t in done:
         return b.emit(Op.RESHAPE, [t], {"shape": b.shape(t)}, name)
-    _rename(b, t, name)
+    b.rename(t, name)
     return name
-
-
-def _rename(b: Builder, old: str, new: str) -> None:
-    t = b.tensors.pop(old)
-    t.name = new
-    b.tensors[new] = t
-    for n in b.nodes:
-        n.inputs = [new if i == old else i for i in n.inputs]
-        n.outputs = [new if o == old else o for o in n.outputs]
-    b._layouts = {k: (new if v == old else v) for k, v in b._layouts.items()}
 
 
 def _report(source: str, problems: list) -> str:

@@ -117,6 +117,15 @@ class Builder:
     def shape(self, name: str) -> tuple[int, ...]:
         return self.tensors[name].shape
 
+    def rename(self, old: str, new: str) -> None:
+        t = self.tensors.pop(old)
+        t.name = new
+        self.tensors[new] = t
+        for n in self.nodes:
+            n.inputs = [new if i == old else i for i in n.inputs]
+            n.outputs = [new if o == old else o for o in n.outputs]
+        self._layouts = {k: (new if v == old else v) for k, v in self._layouts.items()}
+
     # layout --------------------------------------------------------------------------------
     def reshape(self, src: str, shape, out: str | None = None, suffix: str = "reshape") -> str:
         shape = tuple(int(d) for d in shape)
