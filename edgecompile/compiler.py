@@ -16,7 +16,7 @@ import numpy as np
 from . import data as D
 from .codegen import render
 from .codegen.filters import c_ident
-from .errors import DataError, OptionError, VerifyError
+from .errors import OptionError, VerifyError
 from .ir import Graph
 from .passes import PassContext, run_pipeline
 from .passes.lower import lower

@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import pytest
 
-from edgecompile.examples import DIGITS_CALIB, DIGITS_ONNX, DIGITS_TEST, load_digits_test
+from edgecompile.examples import DIGITS_CALIB, DIGITS_ONNX, load_digits_test
 from edgecompile.examples import train_digits
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from ..ir import Graph
 from ..ops import REGISTRY
 from ..paths import runtime_dir
 from .env import environment
-from .filters import c_ident, c_macro
+from .filters import c_macro
 
 _CTYPE = {"int8": "int8_t", "int32": "int32_t"}
 

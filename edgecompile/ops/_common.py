@@ -55,6 +55,24 @@ def check_accumulator(node, w: np.ndarray, bias, axis_out: int = 0) -> None:
                             f"{worst} > 2^31-1; split the layer or reduce its fan-in")
 
 
+def weighted_params(node, x, w, b, out, axis_out: int) -> dict:
+    """Requantization params shared by Conv2D, DepthwiseConv2D and FullyConnected (TFLM Prepare):
+    offsets, per-channel (multiplier, shift) and the fused activation's int8 clamp."""
+    mult, shift = channel_multipliers(x.q.s, w.q.scale, out.q.s)
+    check_accumulator(node, w.data, None if b is None else b.data, axis_out=axis_out)
+    lo, hi = act_range(node.attrs, out)
+    return dict(input_offset=-x.q.zp, output_offset=out.q.zp, multiplier=mult, shift=shift,
+                per_channel=int(mult.size > 1), act_min=lo, act_max=hi)
+
+
+def window_params(attrs: dict) -> dict:
+    """Stride, dilation and top/left padding of a sliding-window op, as (h, w) pairs."""
+    pads = attrs.get("pads", (0, 0, 0, 0))
+    return dict(stride=tuple(int(s) for s in attrs.get("strides", (1, 1))),
+                dilation=tuple(int(d) for d in attrs.get("dilations", (1, 1))),
+                padding=(int(pads[0]), int(pads[1])))
+
+
 def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Exact integer matmul through float64 BLAS (exact while |sum| < 2^53), returned as int64."""
     return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.int64)

@@ -9,8 +9,7 @@ import numpy as np
 
 from ..ir import Op
 from . import Case, OpSpec, register
-from ._common import (INF, act_range, apply_act, channel_multipliers, check_accumulator, conv_out, dims4,
-                      int_matmul, requant_out)
+from ._common import INF, apply_act, conv_out, dims4, int_matmul, requant_out, weighted_params, window_params
 
 
 def infer(x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), groups=1, **attrs):
@@ -68,16 +67,8 @@ def ref_float(x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 
 
 def prepare(node, ins, out):
     x, w, b = ins
-    a = node.attrs
-    mult, shift = channel_multipliers(x.q.s, w.q.scale, out.q.s)
-    check_accumulator(node, w.data, None if b is None else b.data, axis_out=0)
-    lo, hi = act_range(a, out)
-    pads = a.get("pads", (0, 0, 0, 0))
-    return dict(input_offset=-x.q.zp, output_offset=out.q.zp, multiplier=mult, shift=shift,
-                per_channel=int(mult.size > 1), act_min=lo, act_max=hi,
-                stride=tuple(int(s) for s in a.get("strides", (1, 1))),
-                dilation=tuple(int(d) for d in a.get("dilations", (1, 1))),
-                padding=(int(pads[0]), int(pads[1])), groups=int(a.get("groups", 1)),
+    return dict(weighted_params(node, x, w, b, out, axis_out=0), **window_params(node.attrs),
+                groups=int(node.attrs.get("groups", 1)),
                 input_dims=dims4(x.shape), filter_dims=dims4(w.shape), output_dims=dims4(out.shape))
 
 

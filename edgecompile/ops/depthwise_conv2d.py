@@ -8,7 +8,7 @@ import numpy as np
 
 from ..ir import Op
 from . import Case, OpSpec, register
-from ._common import INF, act_range, apply_act, channel_multipliers, check_accumulator, conv_out, dims4, requant_out
+from ._common import INF, apply_act, conv_out, dims4, requant_out, weighted_params, window_params
 from .conv2d import windows
 
 
@@ -47,17 +47,8 @@ def ref_float(x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 
 
 def prepare(node, ins, out):
     x, w, b = ins
-    a = node.attrs
-    mult, shift = channel_multipliers(x.q.s, w.q.scale, out.q.s)
-    check_accumulator(node, w.data, None if b is None else b.data, axis_out=3)
-    lo, hi = act_range(a, out)
-    pads = a.get("pads", (0, 0, 0, 0))
-    return dict(input_offset=-x.q.zp, output_offset=out.q.zp, multiplier=mult, shift=shift,
-                per_channel=int(mult.size > 1), act_min=lo, act_max=hi,
+    return dict(weighted_params(node, x, w, b, out, axis_out=3), **window_params(node.attrs),
                 ch_mult=int(w.shape[3] // x.shape[3]),
-                stride=tuple(int(s) for s in a.get("strides", (1, 1))),
-                dilation=tuple(int(d) for d in a.get("dilations", (1, 1))),
-                padding=(int(pads[0]), int(pads[1])),
                 input_dims=dims4(x.shape), filter_dims=dims4(w.shape), output_dims=dims4(out.shape))
 
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..ir import Op
 from . import Case, OpSpec, register
-from ._common import INF, act_range, apply_act, channel_multipliers, check_accumulator, int_matmul, requant_out
+from ._common import INF, apply_act, int_matmul, requant_out, weighted_params
 
 
 def infer(x, w, b=None, **attrs):
@@ -21,12 +21,8 @@ def ref_float(x, w, b=None, *, act_min=-INF, act_max=INF):
 
 def prepare(node, ins, out):
     x, w, b = ins
-    mult, shift = channel_multipliers(x.q.s, w.q.scale, out.q.s)
-    check_accumulator(node, w.data, None if b is None else b.data)
-    lo, hi = act_range(node.attrs, out)
     rows = int(np.prod(x.shape[:-1]))
-    return dict(input_offset=-x.q.zp, output_offset=out.q.zp, multiplier=mult, shift=shift,
-                per_channel=int(mult.size > 1), act_min=lo, act_max=hi,
+    return dict(weighted_params(node, x, w, b, out, axis_out=0),
                 input_dims=(rows, 1, 1, x.shape[-1]), filter_dims=(w.shape[0], 1, 1, w.shape[1]),
                 output_dims=(rows, 1, 1, w.shape[0]))
 
