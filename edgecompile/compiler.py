@@ -43,11 +43,11 @@ class Artifact:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def import_model(model, name: str | None = None) -> Graph:
+def import_model(model, name: str | None = None, channels_last_input: bool = False) -> Graph:
     """Load an ONNX model (path or ModelProto) and canonicalize it into our float NHWC IR."""
     from .onnx_import import load_onnx
     from .passes.canonical import CANONICALIZE
-    g = load_onnx(model)
+    g = load_onnx(model, channels_last_input=channels_last_input)
     if isinstance(model, (str, os.PathLike)):
         p = Path(model)
         g.meta.setdefault("source_name", p.name)
@@ -69,14 +69,16 @@ def model_name(model, name: str | None) -> str:
 
 def compile_model(model, *, name: str | None = None, calib=None, calib_method: str = "minmax",
                   per_channel: bool = True, max_calib: int = 500, progress: bool = False,
-                  float_graph: Graph | None = None, ranges: dict | None = None) -> Artifact:
+                  float_graph: Graph | None = None, ranges: dict | None = None,
+                  channels_last_input: bool = False) -> Artifact:
     """ONNX model -> Artifact (lowered graph + rendered files).  ``calib`` is an .npz path, a dict
-    of arrays, or None (random data, with a RandomCalibrationWarning)."""
+    of arrays, or None (random data, with a RandomCalibrationWarning); arrays are in the model's
+    declared layout.  ``channels_last_input``: the C API takes NCHW inputs as NHWC (see load_onnx)."""
     if calib_method not in METHODS:
         raise OptionError(f"unknown calibration method {calib_method!r} (choose from {', '.join(METHODS)})")
     name = model_name(model, name)
     t0 = time.perf_counter()
-    g = float_graph if float_graph is not None else import_model(model)
+    g = float_graph if float_graph is not None else import_model(model, channels_last_input=channels_last_input)
     g.name = name
     t_import = time.perf_counter() - t0
     if calib is None:

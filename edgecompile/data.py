@@ -28,8 +28,9 @@ def load_npz(path) -> dict[str, np.ndarray]:
 
 
 def input_arrays(g: Graph, arrays: dict[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
-    """Match arrays to the graph inputs; returns {input name: float32 [N, *shape]}."""
-    data = {k: v for k, v in arrays.items() if k not in LABEL_KEYS and k != "files"}
+    """Match arrays to the graph inputs; returns {input name: float32 [N, *shape]}.  Arrays are in the
+    model's declared layout; an input imported channels-last (g.meta["input_layouts"]) is transposed."""
+    data = {k: v for k, v in arrays.items() if k in g.inputs or (k not in LABEL_KEYS and k != "files")}
     if not data:
         raise DataError(f"{source}: no input arrays (keys: {', '.join(arrays) or 'none'})")
     out = {}
@@ -42,8 +43,10 @@ def input_arrays(g: Graph, arrays: dict[str, np.ndarray], source: str) -> dict[s
                             f"(keys present: {', '.join(data)})")
         pairs = [(n, data[n], n) for n in g.inputs]
     n_samples = None
+    layouts = g.meta.get("input_layouts") or {}
     for name, arr, key in pairs:
-        shape = tuple(g.tensors[name].shape)
+        perm = layouts.get(name)
+        shape = tuple(g.meta["input_shapes"][name] if perm else g.tensors[name].shape)
         if arr.dtype.kind not in "fiub":
             raise DataError(f"{source}: array {key!r} has dtype {arr.dtype}; expected numbers (float32)")
         if arr.ndim >= 1 and tuple(arr.shape[1:]) == shape:
@@ -61,6 +64,8 @@ def input_arrays(g: Graph, arrays: dict[str, np.ndarray], source: str) -> dict[s
         arr = arr.astype(np.float32)
         if not np.all(np.isfinite(arr)):
             raise DataError(f"{source}: array {key!r} contains NaN or infinity")
+        if perm:                          # declared layout -> the IR's (channels-last) layout
+            arr = np.ascontiguousarray(arr.transpose((0,) + tuple(1 + p for p in perm)))
         out[name] = arr
     return out
 

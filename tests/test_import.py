@@ -137,6 +137,15 @@ def test_conv_dilated():
     check(n.model(n.conv(n.x, 3, 5, dilations=[2, 3], pads=[2, 3, 2, 3])), {"x": n.sample()})
 
 
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv1d_auto_pad(auto_pad, stride):
+    """PyTorch's Conv1d(padding="same") with an even kernel: the TorchScript exporter writes auto_pad."""
+    n = Net((1, 3, 13), opset=11)
+    y = n.conv(n.x, 3, 4, k=4, one_d=True, auto_pad=auto_pad, strides=[stride])
+    check(n.model(y), {"x": n.sample()})
+
+
 @pytest.mark.parametrize("opset", [11, 13])
 def test_conv1d(opset):
     n = Net((1, 3, 20), opset=opset)
@@ -262,6 +271,24 @@ def test_reduce_mean_other_axes():
     check(n.model(a, b, c), {"x": n.sample()})
 
 
+@pytest.mark.parametrize("opset", [13, 18])
+def test_reduce_max_and_channel_mean_need_no_transpose(opset):
+    """torch.export writes adaptive_max_pool2d(x, 1) as ReduceMax (a whole-window MaxPool2D); a mean over
+    the channels of an NCHW tensor reduces a contiguous block, so neither moves data."""
+    n = Net((1, 4, 5, 6), opset=opset)
+
+    def reduce(op_type, x, axes, keepdims):          # axes: an attribute before opset 18, an input since
+        if opset < 18:
+            return n.op(op_type, [x], axes=axes, keepdims=keepdims)
+        return n.op(op_type, [x, n.init(np.array(axes, np.int64))], keepdims=keepdims)
+
+    c = n.op("Relu", [reduce("ReduceMean", n.x, [1], 1)])
+    y = reduce("ReduceMax", n.conv(c, 1, 3), [2, 3], 0)
+    z = reduce("ReduceMean", n.op("MatMul", [n.x, n.rand(6, 3)]), [-1], 0)
+    g = check(n.model(y, z), {"x": n.sample()})
+    assert Op.TRANSPOSE not in ops(g) and Op.MAX_POOL2D in ops(g)
+
+
 def test_global_pools():
     n = Net((1, 6, 5, 4), nhwc=True)
     y = n.op("Add", [n.op("GlobalAveragePool", [n.x]), n.op("GlobalMaxPool", [n.x])])
@@ -351,6 +378,16 @@ def test_reshape_squeeze_unsqueeze_transpose():
     z = n.op("Flatten", [n.op("Transpose", [n.x], perm=[0, 3, 1, 2])], axis=2)
     g = check(n.model(y, z), {"x": n.sample()})
     assert ops(g).count(Op.TRANSPOSE) == 2          # the NCHW input and the z output
+
+
+def test_dropout_in_training_mode_refused():
+    n = Net((1, 3, 4, 4), opset=13)
+    y = n.op("Dropout", [n.x, n.init(np.float32(0.3)), n.init(np.array(True))], name="drop")
+    with pytest.raises(ModelError, match=r"'drop' \(Dropout: training_mode=True"):
+        load_onnx(n.model(y))
+    n = Net((1, 3, 4, 4), opset=13)
+    y = n.op("Dropout", [n.x, n.init(np.float32(0.0)), n.init(np.array(True))])
+    check(n.model(n.op("Relu", [y])), {"x": n.sample()})          # ratio 0: the identity
 
 
 def test_identity_dropout_removed():

@@ -13,6 +13,7 @@ from edgecompile.ops import REGISTRY
 from edgecompile.passes import PassContext
 from edgecompile.passes.canonical import CANONICALIZE
 from edgecompile.passes.fold_bn import fold_bn
+from edgecompile.passes.fold_pad import fold_pad
 from edgecompile.passes.fold_reshape import fold_reshape
 from edgecompile.passes.fuse_activation import fuse_activation
 from edgecompile.reference import run_float
@@ -188,6 +189,41 @@ def test_graph_input_to_output_reshape_kept():
     assert ops(apply(fold_reshape, g)) == [Op.RESHAPE]
 
 
+# ------------------------------------------------------------------------------ fold_pad
+@pytest.mark.parametrize("op", [Op.CONV2D, Op.DEPTHWISE_CONV2D])
+def test_fold_zero_pad_into_conv(op):
+    wshape = (5, 3, 3, 4) if op == Op.CONV2D else (1, 3, 3, 4)
+    g = build({"x": (1, 6, 7, 4)}, {"w": w(*wshape), "b": w(wshape[0] if op == Op.CONV2D else 4)},
+              [(Op.PAD, ["x"], "p", dict(pads=(0, 1, 0, 0, 0, 2, 3, 0))),
+               (op, ["p", "w", "b"], "y", dict(ZERO, strides=(2, 2), pads=(1, 0, 0, 1)))], ["y"])
+    out = apply(fold_pad, g)
+    assert ops(out) == [op] and out.nodes[0].inputs[0] == "x" and out.nodes[0].attrs["pads"] == (2, 0, 2, 4)
+
+
+def test_fold_pad_1d_through_reshape():
+    g = build({"x": (1, 9, 3)}, {"w": w(4, 1, 3, 3)},
+              [(Op.PAD, ["x"], "p", dict(pads=(0, 2, 0, 0, 1, 0))),
+               (Op.RESHAPE, ["p"], "r", dict(shape=(1, 1, 12, 3))),
+               (Op.CONV2D, ["r", "w", ""], "y", ZERO)], ["y"])
+    out = apply(fold_pad, g)
+    assert ops(out) == [Op.RESHAPE, Op.CONV2D] and out.nodes[1].attrs["pads"] == (0, 2, 0, 1)
+
+
+def test_fold_pad_refused():
+    """Non-zero value, padded channels, a pad with another reader, and a pad before a pool stay."""
+    g = build({"x": (1, 5, 5, 3)}, {"w": w(2, 1, 1, 3), "w2": w(2, 1, 1, 4)},
+              [(Op.PAD, ["x"], "p1", dict(pads=(0, 1, 1, 0, 0, 1, 1, 0), value=0.5)),
+               (Op.CONV2D, ["p1", "w", ""], "y1", ZERO),
+               (Op.PAD, ["x"], "p2", dict(pads=(0, 0, 0, 1, 0, 0, 0, 0))),
+               (Op.CONV2D, ["p2", "w2", ""], "y2", ZERO),
+               (Op.PAD, ["x"], "p3", dict(pads=(0, 1, 1, 0, 0, 1, 1, 0))),
+               (Op.CONV2D, ["p3", "w", ""], "y3", ZERO),
+               (Op.MAX_POOL2D, ["p3"], "y4", dict(kernel=(2, 2), strides=(1, 1)))],
+              ["y1", "y2", "y3", "y4"])
+    out = apply(fold_pad, g)
+    assert ops(out) == ops(g)
+
+
 def test_canonicalize_is_a_literal_list_of_passes():
-    assert CANONICALIZE[:3] == [fold_reshape, fold_bn, fuse_activation]
+    assert CANONICALIZE[:4] == [fold_reshape, fold_pad, fold_bn, fuse_activation]
     assert all(callable(p) for p in CANONICALIZE)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import Op
-from .layout import Builder, Dyn, Unsupported, channels_last, identity, moves_only_ones, to_phys
+from ..passes import moves_only_ones
+from .layout import Builder, Dyn, Unsupported, channels_last, identity, to_phys
 
 INF = math.inf
 FLT_MAX = 3.0e38        # Clip's old default bounds (+-FLT_MAX) mean "unbounded"
@@ -130,13 +131,14 @@ def conv(b, ins, a, c):
     x, w = _dyn(x), _f32(_const(w, "weights"))
     if x.rank not in (3, 4):
         raise Unsupported(f"{x.rank - 2}-D convolution (only 1-D and 2-D are supported)")
+    kernel = w.shape[2:]
     if x.rank == 3:
         w = w[:, :, None, :]
     group, ch, o = int(a.get("group", 1)), x.shape[1], w.shape[0]
     if w.shape[1] * group != ch or o % group:
         raise Unsupported(f"weights {w.shape} do not match {ch} input channels with group={group}")
     t = _spatial_in(b, x)
-    _, strides, dil, pads = _geometry(a, b.shape(t)[1:3], w.shape[2:], x.rank - 2)
+    _, strides, dil, pads = _geometry(a, b.shape(t)[1:3], kernel, x.rank - 2)
     attrs = dict(strides=strides, dilations=dil, pads=pads)
     if group == ch and group > 1:
         op, w = Op.DEPTHWISE_CONV2D, w.transpose(1, 2, 3, 0)        # [1, KH, KW, C * mult]
@@ -184,28 +186,37 @@ def global_max_pool(b, ins, a, c):
     return _pool(b, x, {}, c, Op.MAX_POOL2D, x.shape[2:])
 
 
-def _mean(b: Builder, x: Dyn, axes, keepdims: bool, out: str) -> Dyn:
+def _reduce(b: Builder, x: Dyn, axes, keepdims: bool, out: str, op: Op = Op.MEAN) -> Dyn:
+    """Mean (MEAN) or max (a whole-window MAX_POOL2D) over ``axes``.  The reduced axes form one
+    contiguous physical block (moved there only if they are not already) seen as the H, W of an NHWC
+    view; the axes before the block form its N, those after it its C."""
     r = x.rank
     red = sorted({int(ax) % r for ax in axes})
     keep = [ax for ax in range(r) if ax not in red]
     if not red:
         return x
-    pre = max(len(keep) - 1, 0)                       # kept axes before the reduced block
-    ok = ([p for p in x.perm if p not in red] == keep
-          and set(x.perm[pre:pre + len(red)]) == set(red))
-    perm = x.perm if ok else tuple(keep[:pre]) + tuple(red) + tuple(keep[pre:])
+    where = sorted(x.perm.index(a) for a in red)
+    if where[-1] - where[0] + 1 == len(red):
+        perm = x.perm
+    else:
+        pre = max(len(keep) - 1, 0)
+        perm = tuple(keep[:pre]) + tuple(red) + tuple(keep[pre:])
     t = b.need(x, perm)
     phys = b.shape(t)
-    rd = phys[pre:pre + len(red)]
+    lo = min(perm.index(a) for a in red)
+    hi = lo + len(red)
+    rd = phys[lo:hi]
     hw = (rd[0], 1) if len(rd) == 1 else (int(np.prod(rd[:-1])), rd[-1])
-    t4 = b.reshape(t, (int(np.prod(phys[:pre])),) + hw + (int(np.prod(phys[pre + len(red):])),))
+    t4 = b.reshape(t, (int(np.prod(phys[:lo])),) + hw + (int(np.prod(phys[hi:])),))
     if keepdims:
         shape = tuple(1 if ax in red else d for ax, d in enumerate(x.shape))
-    else:
-        shape, perm = tuple(x.shape[ax] for ax in keep), identity(len(keep))
+    else:                                             # kept axes keep their physical order
+        shape, perm = tuple(x.shape[ax] for ax in keep), tuple(keep.index(a) for a in perm if a not in red)
     target = tuple(shape[p] for p in perm)
-    n4, _, _, c4 = b.shape(t4)
-    y = b.emit(Op.MEAN, [t4], dict(keepdims=True), out if (n4, 1, 1, c4) == target else None, suffix="mean")
+    n4, h4, w4, c4 = b.shape(t4)
+    attrs = dict(keepdims=True) if op == Op.MEAN else dict(kernel=(h4, w4), strides=(1, 1), pads=(0, 0, 0, 0))
+    y = b.emit(op, [t4], attrs, out if (n4, 1, 1, c4) == target else None,
+               suffix="mean" if op == Op.MEAN else "max")
     return Dyn(b.reshape(y, target, out), shape, perm)
 
 
@@ -214,18 +225,18 @@ def global_avg_pool(b, ins, a, c):
     x = _dyn(ins[0])
     if x.rank < 3:
         raise Unsupported(f"rank-{x.rank} input")
-    return _mean(b, x, range(2, x.rank), True, c.out)
+    return _reduce(b, x, range(2, x.rank), True, c.out)
 
 
-@converter("ReduceMean")
-def reduce_mean(b, ins, a, c):
+@converter("ReduceMean", "ReduceMax")
+def reduce_mean_max(b, ins, a, c):
     x = _dyn(ins[0])
     axes = _axes(a, ins, 1, c.opset, 18)
     if axes is None or len(axes) == 0:
         if a.get("noop_with_empty_axes", 0):
             return x
         axes = range(x.rank)
-    return _mean(b, x, axes, bool(a.get("keepdims", 1)), c.out)
+    return _reduce(b, x, axes, bool(a.get("keepdims", 1)), c.out, Op.MEAN if c.op == "ReduceMean" else Op.MAX_POOL2D)
 
 
 # ---------------------------------------------------------------- dense
@@ -233,22 +244,23 @@ def reduce_mean(b, ins, a, c):
 def gemm(b, ins, a, c):
     x, w, bias = (list(ins) + [None])[:3]
     x, w = _dyn(x), _f32(_const(w, "B (weights)"))
-    if a.get("transA", 0):
-        raise Unsupported("transA=1")
     if x.rank != 2:
         raise Unsupported(f"rank-{x.rank} input A")
+    if a.get("transA", 0):                                # A^T is a layout change: free or one TRANSPOSE
+        x = transpose(b, [x], {"perm": (1, 0)}, c)
     w = (w if a.get("transB", 0) else w.T) * np.float32(a.get("alpha", 1.0))
     rows, o = x.shape[0], w.shape[0]
     if w.ndim != 2 or w.shape[1] != x.shape[1]:
         raise Unsupported(f"weights {w.shape} do not match the input {x.shape}")
-    bname = None
+    bname, cb = None, None
     if bias is not None:
         cb = np.broadcast_to(_f32(_const(bias, "C (bias)")) * np.float32(a.get("beta", 1.0)), (rows, o))
-        if not np.all(cb == cb[:1]):
-            raise Unsupported("bias C differs between rows")
-        bname = b.const(cb[0], c.hint(2, "bias"))
-    y = b.emit(Op.FULLY_CONNECTED, [b.need(x, (0, 1)), b.const(w, c.hint(1, "weights")), bname], {}, c.out)
-    return Dyn(y, (rows, o), (0, 1))
+        if np.all(cb == cb[:1]):
+            bname, cb = b.const(cb[0], c.hint(2, "bias")), None
+    y = b.emit(Op.FULLY_CONNECTED, [b.need(x, (0, 1)), b.const(w, c.hint(1, "weights")), bname], {},
+               c.out if cb is None else None)
+    y = Dyn(y, (rows, o), (0, 1))
+    return y if cb is None else add(b, [y, np.ascontiguousarray(cb)], {}, c)    # a bias matrix: FC + ADD
 
 
 @converter("MatMul")
@@ -257,12 +269,16 @@ def matmul(b, ins, a, c):
     if isinstance(x, np.ndarray):
         raise Unsupported("constant first operand (only x @ constant is supported)")
     x, w = _dyn(x), _f32(_const(w, "second operand"))
-    if w.ndim != 2 or x.rank < 2 or w.shape[0] != x.shape[-1]:
-        raise Unsupported(f"shapes {x.shape} @ {w.shape} (only [..., I] @ [I, O])")
+    if w.ndim not in (1, 2) or x.rank < 2 or w.shape[0] != x.shape[-1]:
+        raise Unsupported(f"shapes {x.shape} @ {w.shape} (only [..., I] @ [I, O] or [..., I] @ [I])")
+    vec = w.ndim == 1                                     # x @ v: a one-output FC, last axis dropped
+    if vec:
+        w = w[:, None]
     perm = x.perm if x.perm[-1] == x.rank - 1 else identity(x.rank)
     y = b.emit(Op.FULLY_CONNECTED, [b.need(x, perm), b.const(np.ascontiguousarray(w.T), c.hint(1, "weights")),
-                                    None], {}, c.out)
-    return Dyn(y, x.shape[:-1] + (w.shape[1],), perm)
+                                    None], {}, None if vec else c.out)
+    y = Dyn(y, x.shape[:-1] + (w.shape[1],), perm)
+    return b.view(y, x.shape[:-1], c.out) if vec else y
 
 
 # ---------------------------------------------------------------- per-channel affine
@@ -314,7 +330,11 @@ def batch_norm(b, ins, a, c):
         raise Unsupported(f"parameters are not per-channel vectors for input {x.shape} (spatial=0?)")
     s = gamma / np.sqrt(var + np.float32(a.get("epsilon", 1e-5)))
     shape = (-1,) + (1,) * (x.rank - 2)
-    return _affine(b, x, s.reshape(shape), (beta - mean * s).reshape(shape), c)
+    y = _affine(b, x, s.reshape(shape), (beta - mean * s).reshape(shape), c)
+    if y.perm[-1] == 1:     # channel axis innermost: tag the node for BatchNorm re-estimation (train/)
+        node = next(n for n in reversed(b.nodes) if n.op == Op.DEPTHWISE_CONV2D)
+        node.attrs["bn"] = dict(gamma=gamma, beta=beta, mean=mean, var=var, eps=float(a.get("epsilon", 1e-5)))
+    return y
 
 
 @converter("Mul")
@@ -539,13 +559,31 @@ def unsqueeze(b, ins, a, c):
     return b.view(x, tuple(shape), c.out)
 
 
-@converter("Identity", "Dropout")
+@converter("Identity")
 def identity_op(b, ins, a, c):
+    return _dyn(ins[0])
+
+
+@converter("Dropout")
+def dropout(b, ins, a, c):
+    """Inference: the identity.  A constant training_mode=True with a non-zero ratio is refused."""
+    ins = list(ins) + [None, None]
+    ratio = a.get("ratio", 0.5) if ins[1] is None else _scalar(ins[1], "ratio")
+    training = ins[2] is not None and bool(np.asarray(_const(ins[2], "training_mode")).reshape(-1)[0])
+    if training and ratio:
+        raise Unsupported("training_mode=True (random dropout at inference)")
     return _dyn(ins[0])
 
 
 @converter("Cast")
 def cast(b, ins, a, c):
     if int(a["to"]) != 1:           # TensorProto.FLOAT
+        raise Unsupported("cast of a computed tensor to a non-float type")
+    return _dyn(ins[0])
+
+
+@converter("CastLike")
+def cast_like(b, ins, a, c):
+    if not isinstance(ins[1], Dyn) and np.asarray(ins[1]).dtype != np.float32:
         raise Unsupported("cast of a computed tensor to a non-float type")
     return _dyn(ins[0])

@@ -140,6 +140,7 @@ NUMPY = {
     "Slice": _slice,
     "Concat": lambda ins, a: np.concatenate([np.asarray(i) for i in ins], axis=a["axis"]),
     "Cast": _cast,
+    "CastLike": lambda ins, a: np.asarray(ins[0]).astype(ins[1].dtype),
     "ConstantOfShape": _constant_of_shape,
     "Unsqueeze": _unsqueeze,
     "Squeeze": _squeeze,

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..ir import Node, Op, Tensor
 from ..ops import REGISTRY
+from ..passes import moves_only_ones
 
 
 class Unsupported(Exception):
@@ -42,12 +43,6 @@ def identity(rank: int) -> tuple[int, ...]:
 def channels_last(rank: int) -> tuple[int, ...]:
     """(0, 2, .., r-1, 1): logical N C spatial... stored as N spatial... C."""
     return (0,) + tuple(range(2, rank)) + (1,)
-
-
-def moves_only_ones(shape, perm) -> bool:
-    """True if transposing ``shape`` by ``perm`` keeps the element order (a reshape suffices)."""
-    big = [a for a in perm if shape[a] != 1]
-    return big == sorted(big)
 
 
 def to_phys(data: np.ndarray, rank: int, perm) -> np.ndarray:
@@ -83,10 +78,11 @@ class Builder:
         return name
 
     # records -------------------------------------------------------------------------------
-    def add_input(self, name: str, shape) -> Dyn:
-        shape = tuple(int(d) for d in shape)
-        self.tensors[name] = Tensor(name, shape)
-        return Dyn(name, shape, identity(len(shape)))
+    def add_input(self, name: str, shape, perm=None) -> Dyn:
+        """A graph input of logical ``shape``, stored with its axes in order ``perm`` (default: as declared)."""
+        v = Dyn(name, tuple(int(d) for d in shape), tuple(perm or identity(len(shape))))
+        self.tensors[name] = Tensor(name, v.phys)
+        return v
 
     def const(self, data, hint: str) -> str:
         data = np.ascontiguousarray(np.asarray(data, dtype=np.float32))

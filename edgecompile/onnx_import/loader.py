@@ -14,7 +14,7 @@ from ..errors import ModelError
 
 log = logging.getLogger("edgecompile.onnx_import")
 
-MIN_OPSET, MAX_OPSET = 7, 22
+MIN_OPSET, MAX_OPSET = 7, 25
 
 
 def read(model) -> tuple[onnx.ModelProto, str, str]:

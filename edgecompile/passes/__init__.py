@@ -1,6 +1,7 @@
 """Passes: functions Graph -> Graph that never mutate their input, and the pipelines.
 
-Each module in this package exports one pass.  ``run_pipeline`` applies a literal list of
+Each module in this package exports one pass; the graph helpers they share (match_chain,
+replace_node, bypass, moves_only_ones) live here.  ``run_pipeline`` applies a literal list of
 passes with optional verification between them and EC_DEBUG-levelled output:
   EC_DEBUG=1 prints pass names and node counts, 2 also dumps the IR after each pass.
 """
@@ -48,6 +49,31 @@ def replace_node(g: Graph, old: Node, new: list[Node]) -> None:
     """Swap one node for a list of nodes at the same position (in place on a copy)."""
     i = g.nodes.index(old)
     g.nodes[i:i + 1] = new
+
+
+def bypass(g: Graph, node: Node) -> bool:
+    """Remove ``node``, whose output equals its first input (same shape and values), in place.
+    Keeps the output's name when the input is a private intermediate.  False if impossible."""
+    i, o = node.inputs[0], node.outputs[0]
+    prod = g.producer().get(i)
+    readers = g.consumers().get(i, [])
+    private = prod is not None and i not in g.outputs and len(readers) == 1
+    if private:
+        prod.outputs = [o]
+    elif o in g.outputs:
+        return False
+    else:
+        for n in g.nodes:
+            n.inputs = [i if x == o else x for x in n.inputs]
+    g.nodes.remove(node)
+    g.tensors.pop(i if private else o)
+    return True
+
+
+def moves_only_ones(shape, perm) -> bool:
+    """True if transposing ``shape`` by ``perm`` keeps the element order (a reshape suffices)."""
+    big = [a for a in perm if shape[a] != 1]
+    return big == sorted(big)
 
 
 def run_pipeline(g: Graph, passes: list[Pass], ctx: PassContext | None = None) -> Graph:

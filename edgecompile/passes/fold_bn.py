@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ..ir import WEIGHTED, Graph, Node, Op, Tensor
-from .fold_reshape import bypass
+from . import bypass
 
 log = logging.getLogger("edgecompile.passes")
 

@@ -6,38 +6,14 @@
   Reshape / Transpose that changes nothing                          -> removed
   Transpose -> Reshape(flatten) -> FullyConnected                   -> Reshape -> FullyConnected with
                                                                        the weight columns permuted
-The last rule removes the NCHW flatten transpose of PyTorch classifiers.  ``bypass`` is shared
-with the other canonicalization passes.
+The last rule removes the NCHW flatten transpose of PyTorch classifiers.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir import Graph, Node, Op
-
-
-def bypass(g: Graph, node: Node) -> bool:
-    """Remove ``node``, whose output equals its first input (same shape and values), in place.
-    Keeps the output's name when the input is a private intermediate.  False if impossible."""
-    i, o = node.inputs[0], node.outputs[0]
-    prod = g.producer().get(i)
-    readers = g.consumers().get(i, [])
-    private = prod is not None and i not in g.outputs and len(readers) == 1
-    if private:
-        prod.outputs = [o]
-    elif o in g.outputs:
-        return False
-    else:
-        for n in g.nodes:
-            n.inputs = [i if x == o else x for x in n.inputs]
-    g.nodes.remove(node)
-    g.tensors.pop(i if private else o)
-    return True
-
-
-def moves_only_ones(shape, perm) -> bool:
-    big = [a for a in perm if shape[a] != 1]
-    return big == sorted(big)
+from . import bypass, moves_only_ones
 
 
 def _single_reader(g: Graph, name: str, cons: dict) -> bool:

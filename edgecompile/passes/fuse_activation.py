@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ..ir import FUSABLE, Graph, Node, Op
-from .fold_reshape import bypass
+from . import bypass
 
 
 def _source(g: Graph, name: str, prod: dict, cons: dict) -> Node | None:
