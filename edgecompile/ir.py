@@ -110,6 +110,7 @@ class Node:
     attrs: dict = field(default_factory=dict)
     kernel: str | None = None         # set by lower
     params: dict | None = None        # set by lower: every integer the kernel needs
+    variant: str | None = None        # set by lower when a specialised kernel (OpSpec.variants) is used
     source_op: str = ""               # the ONNX op type it came from
 
 

@@ -45,7 +45,7 @@ def _run(g: Graph, feeds: dict, integer: bool, keep: bool, batch: int | None = N
             else:
                 args.append(env[i])
         if integer:
-            y = spec.ref_int8(*args, n.params)
+            y = spec.impl(n.variant)[2](*args, n.params)
         elif batch is not None and n.op == Op.RESHAPE:
             y = args[0].reshape((batch,) + tuple(n.attrs["shape"][1:]))
         else:

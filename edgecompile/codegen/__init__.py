@@ -94,7 +94,7 @@ def render(g: Graph, name: str, options: dict | None = None) -> dict[str, str]:
         out = g.tensors[n.outputs[0]]
         nodes.append(NodeView(
             id=k, name=n.name, op=n.op.value, source_op=n.source_op or n.op.value, kernel=n.kernel,
-            template=spec.template, sym=f"{name}_n{k}", p=n.params or {},
+            template=spec.impl(n.variant)[1], sym=f"{name}_n{k}", p=n.params or {},
             ins=[_ptr(storage, i, consts, arena) if i else "NULL" for i in n.inputs],
             out=_ptr(storage, n.outputs[0], consts, arena), size=out.size, nbytes=out.nbytes,
             in_shapes=[g.tensors[i].shape if i else None for i in n.inputs], out_shape=out.shape))

@@ -5,6 +5,7 @@ An OpSpec bundles, for one op of ``ir.Op``:
   ref_float(*inputs, **attrs) -> float32 array       (attrs are keyword arguments with defaults)
   prepare(node, ins, out) -> params dict             (the only place scales become integers)
   ref_int8(*inputs, p) -> int8 array                 (twin of the C kernel, same params)
+  grad(dy, *inputs, y=None, **attrs) -> input grads  (float backward, for edgecompile.train)
 plus how the op is quantized and its test cases.  The template ``templates/ops/<module>.c.j2``
 formats ``params`` and the call; it never computes.
 """
@@ -30,6 +31,20 @@ class Case:
 
 
 @dataclass
+class Variant:
+    """A specialised kernel for some nodes of an op (e.g. sparse weights), chosen by lower.
+
+    choose(node, ins, out, params, options) -> bool decides per node; prepare(node, ins, out,
+    params) -> params extends the op's own params; ref_int8 is the variant kernel's twin."""
+    name: str
+    kernel: str
+    template: str
+    choose: Callable[..., bool]
+    prepare: Callable[..., dict]
+    ref_int8: Callable[..., Any]
+
+
+@dataclass
 class OpSpec:
     op: Op
     kernel: str | None                # C function; None for shape-only ops (aliases)
@@ -46,6 +61,17 @@ class OpSpec:
     weights: dict[int, int] = field(default_factory=dict)
     bias: int | None = None           # input index of the int32 bias (scale = s_in * s_w[c])
     consts: tuple[int, ...] = ()      # inputs that must be constants (weights, bias, ...)
+    # backward for training: grad(dy, *inputs, y=None, **attrs) -> one gradient per input (None
+    # where not needed); y, the forward output, spares recomputing it (fused-activation masks)
+    grad: Callable[..., list] | None = None
+    variants: list[Variant] = field(default_factory=list)   # tried in order by lower
+
+    def impl(self, variant: str | None):
+        """(kernel, template, ref_int8) of the base op or of a named variant."""
+        if variant is None:
+            return self.kernel, self.template, self.ref_int8
+        v = next(v for v in self.variants if v.name == variant)
+        return v.kernel, v.template, v.ref_int8
 
 
 REGISTRY: dict[Op, OpSpec] = {}

@@ -82,3 +82,34 @@ def requant_out(acc, p: dict) -> np.ndarray:
     """Requantize an int32 accumulator with per-channel params, add the offset, clamp to int8."""
     y = fx.requantize(acc, p["multiplier"], p["shift"]) + p["output_offset"]
     return fx.saturate(y, p["act_min"], p["act_max"])
+
+
+# ------------------------------------------------------------------ backward helpers (training)
+def grad_dtype(*arrays) -> np.dtype:
+    """float64 when any operand is float64 (gradient checks), else float32 (training)."""
+    wide = any(a is not None and a.dtype == np.float64 for a in arrays)
+    return np.dtype(np.float64) if wide else np.dtype(np.float32)
+
+
+def act_mask(dy: np.ndarray, y, act_min: float = -INF, act_max: float = INF, forward=None) -> np.ndarray:
+    """dy where the fused activation passed its input (0 where it clamped).  ``y`` is the op's
+    output (clamped values equal the bound exactly); ``forward()`` recomputes it when y is None."""
+    if not (math.isfinite(act_min) or math.isfinite(act_max)):
+        return dy
+    if y is None:
+        y = forward()
+    t = np.asarray(y).dtype.type
+    keep = (y > t(act_min)) & (y < t(act_max))
+    return dy * keep
+
+
+def sum_to_shape(g: np.ndarray, shape) -> np.ndarray:
+    """Reduce a broadcast gradient back to ``shape`` (the adjoint of numpy broadcasting)."""
+    shape = tuple(shape)
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)

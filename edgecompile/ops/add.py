@@ -10,7 +10,7 @@ import numpy as np
 from ..ir import Op
 from ..quant import fixedpoint as fx
 from . import Case, OpSpec, register
-from ._common import INF, act_range, apply_act, dims4
+from ._common import INF, act_mask, act_range, apply_act, dims4, sum_to_shape
 
 LEFT_SHIFT = 20   # TFLM add_common.cc, int8
 
@@ -24,6 +24,12 @@ def infer(a, b, **attrs):
 
 def ref_float(a, b, *, act_min=-INF, act_max=INF):
     return apply_act(a.astype(np.float32) + b.astype(np.float32), act_min, act_max)
+
+
+def grad(dy, a, b, *, act_min=-INF, act_max=INF, y=None):
+    """[da, db]: dy summed over the axes each input was broadcast along."""
+    dy = act_mask(dy, y, act_min, act_max, lambda: ref_float(a, b, act_min=act_min, act_max=act_max))
+    return [sum_to_shape(dy, a.shape), sum_to_shape(dy, b.shape)]
 
 
 def prepare(node, ins, out):
@@ -65,4 +71,4 @@ CASES = [
 ]
 
 register(OpSpec(Op.ADD, kernel="ec_add_s8", template="ops/add.c.j2", infer=infer, ref_float=ref_float,
-                prepare=prepare, ref_int8=ref_int8, cases=CASES))
+                prepare=prepare, ref_int8=ref_int8, cases=CASES, grad=grad))

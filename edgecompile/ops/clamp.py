@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ir import Op
 from . import Case, OpSpec, register
-from ._common import INF, act_range, apply_act
+from ._common import INF, act_mask, act_range, apply_act
 
 
 def infer(x, **attrs):
@@ -18,6 +18,10 @@ def infer(x, **attrs):
 
 def ref_float(x, *, act_min=-INF, act_max=INF):
     return apply_act(x.astype(np.float32), act_min, act_max)
+
+
+def grad(dy, x, *, act_min=-INF, act_max=INF, y=None):
+    return [act_mask(dy, y, act_min, act_max, lambda: ref_float(x, act_min=act_min, act_max=act_max))]
 
 
 def prepare(node, ins, out):
@@ -43,4 +47,4 @@ CASES = [
 ]
 
 register(OpSpec(Op.CLAMP, kernel="ec_clamp_s8", template="ops/clamp.c.j2", infer=infer, ref_float=ref_float,
-                prepare=prepare, ref_int8=ref_int8, cases=CASES, out_quant="same"))
+                prepare=prepare, ref_int8=ref_int8, cases=CASES, out_quant="same", grad=grad))

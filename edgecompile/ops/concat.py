@@ -22,6 +22,10 @@ def ref_float(*xs, axis):
     return np.concatenate([np.asarray(x, dtype=np.float32) for x in xs], axis=axis)
 
 
+def grad(dy, *xs, axis, y=None):
+    return np.split(dy, np.cumsum([x.shape[axis] for x in xs])[:-1], axis=axis)
+
+
 def prepare(node, ins, out):
     axis = node.attrs["axis"]
     if len(out.shape) > 4:
@@ -57,4 +61,4 @@ CASES = [
 
 register(OpSpec(Op.CONCAT, kernel="ec_concat_s8", template="ops/concat.c.j2",
                 infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
-                out_quant="same"))
+                out_quant="same", grad=grad))

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..ir import Op
 from . import Case, OpSpec, register
-from ._common import INF, apply_act, conv_out, dims4, int_matmul, requant_out, weighted_params, window_params
+from ._common import (INF, act_mask, apply_act, conv_out, dims4, grad_dtype, int_matmul, requant_out,
+                      weighted_params, window_params)
 
 
 def infer(x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), groups=1, **attrs):
@@ -65,6 +66,39 @@ def ref_float(x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 
     return apply_act(y.astype(np.float32), act_min, act_max)
 
 
+def scatter_taps(dtaps, x_shape, ksize, strides, dilations, pad_tl, out_hw, dtype) -> np.ndarray:
+    """Adjoint of ``windows``: add each tap's [N, OH, OW, C] gradient back into an x-shaped array."""
+    (kh, kw), (sh, sw), (dh, dw), (pt, pl), (oh, ow) = ksize, strides, dilations, pad_tl, out_hw
+    n, h, wd, c = x_shape
+    hp = max(pt + h, (oh - 1) * sh + (kh - 1) * dh + 1)
+    wp = max(pl + wd, (ow - 1) * sw + (kw - 1) * dw + 1)
+    dxp = np.zeros((n, hp, wp, c), dtype)
+    for t, d in enumerate(dtaps):
+        ky, kx = divmod(t, kw)
+        dxp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh, kx * dw:kx * dw + (ow - 1) * sw + 1:sw] += d
+    return dxp[:, pt:pt + h, pl:pl + wd]
+
+
+def grad(dy, x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), groups=1,
+         act_min=-INF, act_max=INF, y=None):
+    """[dx, dw, db] for the loss gradient dy of the output (after the fused activation)."""
+    attrs = dict(strides=strides, dilations=dilations, pads=pads, groups=groups)
+    dy = act_mask(dy, y, act_min, act_max, lambda: ref_float(x, w, b, act_min=act_min, act_max=act_max, **attrs))
+    dt = grad_dtype(dy, x, w)
+    n, oh, ow, o = dy.shape
+    _, kh, kw, cg = w.shape
+    t, og, p = kh * kw, o // groups, n * oh * ow
+    taps = windows(x.astype(dt, copy=False), (kh, kw), strides, dilations, pads[:2], (oh, ow))
+    cols = np.stack(taps, axis=3).reshape(p, t, groups, cg).transpose(2, 0, 1, 3).reshape(groups, p, t * cg)
+    dyg = dy.astype(dt, copy=False).reshape(p, groups, og).transpose(1, 0, 2)         # [G, P, O/G]
+    dw = np.matmul(cols.transpose(0, 2, 1), dyg).transpose(0, 2, 1).reshape(o, kh, kw, cg)
+    wg = w.astype(dt, copy=False).reshape(groups, og, t * cg)
+    dcols = np.matmul(dyg, wg).reshape(groups, p, t, cg).transpose(1, 2, 0, 3).reshape(p, t, groups * cg)
+    dx = scatter_taps((dcols[:, k].reshape(n, oh, ow, groups * cg) for k in range(t)), x.shape, (kh, kw),
+                      strides, dilations, pads[:2], (oh, ow), dt)
+    return [dx, dw, None if b is None else dy.sum(axis=(0, 1, 2), dtype=dt)]
+
+
 def prepare(node, ins, out):
     x, w, b = ins
     return dict(weighted_params(node, x, w, b, out, axis_out=0), **window_params(node.attrs),
@@ -113,4 +147,4 @@ CASES = [
 
 register(OpSpec(Op.CONV2D, kernel="ec_conv2d_s8", template="ops/conv2d.c.j2",
                 infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
-                weights={1: 0}, bias=2, consts=(1, 2)))
+                weights={1: 0}, bias=2, consts=(1, 2), grad=grad))

@@ -8,8 +8,9 @@ import numpy as np
 
 from ..ir import Op
 from . import Case, OpSpec, register
-from ._common import INF, apply_act, conv_out, dims4, requant_out, weighted_params, window_params
-from .conv2d import windows
+from ._common import (INF, act_mask, apply_act, conv_out, dims4, grad_dtype, requant_out, weighted_params,
+                      window_params)
+from .conv2d import scatter_taps, windows
 
 
 def infer(x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), **attrs):
@@ -36,13 +37,38 @@ def _taps_sum(x, w, ch_mult, strides, dilations, pad_tl, out_hw, acc):
     return acc
 
 
-def ref_float(x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), act_min=-INF, act_max=INF):
+def ref_float(x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), act_min=-INF, act_max=INF,
+              bn=None):
+    # bn: the BatchNormalization statistics an imported BN node carries (edgecompile.train); unused here
     n, oh, ow, oc = infer(x.shape, w.shape, None, strides=strides, dilations=dilations, pads=pads)
     acc = np.zeros((n, oh, ow, oc), np.float64)
     if b is not None:
         acc += b.astype(np.float64)
     acc = _taps_sum(x.astype(np.float64), w, oc // x.shape[3], strides, dilations, pads[:2], (oh, ow), acc)
     return apply_act(acc.astype(np.float32), act_min, act_max)
+
+
+def grad(dy, x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), act_min=-INF, act_max=INF,
+         bn=None, y=None):
+    """[dx, dw, db]: per tap, dw[tap] = sum(window * dy) and the window receives dy * w[tap]."""
+    attrs = dict(strides=strides, dilations=dilations, pads=pads)
+    dy = act_mask(dy, y, act_min, act_max, lambda: ref_float(x, w, b, act_min=act_min, act_max=act_max, **attrs))
+    dt = grad_dtype(dy, x, w)
+    dy = dy.astype(dt, copy=False)
+    n, h, wd, c = x.shape
+    _, oh, ow, oc = dy.shape
+    mult = oc // c
+    xr = x.astype(dt, copy=False)
+    if mult > 1:
+        xr = np.repeat(xr, mult, axis=3)
+    taps = windows(xr, w.shape[1:3], strides, dilations, pads[:2], (oh, ow))
+    wk = w.reshape(-1, oc).astype(dt, copy=False)
+    dw = np.stack([np.einsum("nhwc,nhwc->c", tap, dy) for tap in taps]).reshape(w.shape)
+    dx = scatter_taps((dy * wk[k] for k in range(len(taps))), xr.shape, w.shape[1:3], strides, dilations,
+                      pads[:2], (oh, ow), dt)
+    if mult > 1:
+        dx = dx.reshape(n, h, wd, c, mult).sum(axis=4)
+    return [dx, dw, None if b is None else dy.sum(axis=(0, 1, 2))]
 
 
 def prepare(node, ins, out):
@@ -87,4 +113,4 @@ CASES = [
 
 register(OpSpec(Op.DEPTHWISE_CONV2D, kernel="ec_depthwise_conv2d_s8", template="ops/depthwise_conv2d.c.j2",
                 infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
-                weights={1: 3}, bias=2, consts=(1, 2)))
+                weights={1: 3}, bias=2, consts=(1, 2), grad=grad))

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..ir import Op
 from . import Case, OpSpec, register
-from ._common import INF, apply_act, int_matmul, requant_out, weighted_params
+from ._common import INF, act_mask, apply_act, grad_dtype, int_matmul, requant_out, weighted_params
 
 
 def infer(x, w, b=None, **attrs):
@@ -17,6 +17,16 @@ def ref_float(x, w, b=None, *, act_min=-INF, act_max=INF):
     if b is not None:
         y = y + b
     return apply_act(y, act_min, act_max)
+
+
+def grad(dy, x, w, b=None, *, act_min=-INF, act_max=INF, y=None):
+    """[dx, dw, db] with the leading axes of x flattened into rows."""
+    dy = act_mask(dy, y, act_min, act_max, lambda: ref_float(x, w, b, act_min=act_min, act_max=act_max))
+    dt = grad_dtype(dy, x, w)
+    d2 = dy.reshape(-1, w.shape[0]).astype(dt, copy=False)
+    x2 = x.reshape(-1, w.shape[1]).astype(dt, copy=False)
+    dx = (d2 @ w.astype(dt, copy=False)).reshape(x.shape)
+    return [dx, d2.T @ x2, None if b is None else d2.sum(axis=0)]
 
 
 def prepare(node, ins, out):
@@ -50,4 +60,4 @@ CASES = [
 
 register(OpSpec(Op.FULLY_CONNECTED, kernel="ec_fully_connected_s8", template="ops/fully_connected.c.j2",
                 infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
-                weights={1: 0}, bias=2, consts=(1, 2)))
+                weights={1: 0}, bias=2, consts=(1, 2), grad=grad))

@@ -72,6 +72,14 @@ def _ref_float(op: Op):
     return ref_float
 
 
+def _grad(op: Op):
+    def grad(dy, x, y=None):
+        dt = np.float64 if np.float64 in (dy.dtype, x.dtype) else np.float32
+        f = _FUNCS[op][0](x.astype(np.float64)).astype(dt)
+        return [dy * (f * (1 - f) if op == Op.LOGISTIC else 1 - f * f)]
+    return grad
+
+
 def ref_int8(x, p):
     return p["lut"][x.astype(np.intp) + 128]
 
@@ -91,4 +99,5 @@ CASES = [
 for _op in (Op.LOGISTIC, Op.TANH):
     register(OpSpec(_op, kernel="ec_lut_s8", template="ops/lut.c.j2", infer=infer,
                     ref_float=_ref_float(_op), prepare=_prepare(_op), ref_int8=ref_int8, cases=CASES,
+                    grad=_grad(_op),
                     out_quant=_FUNCS[_op][2]))

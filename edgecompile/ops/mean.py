@@ -22,6 +22,14 @@ def ref_float(x, *, keepdims=True):
     return x.astype(np.float64).mean(axis=(1, 2), keepdims=keepdims).astype(np.float32)
 
 
+def grad(dy, x, *, keepdims=True, y=None):
+    """[dx]: dy / (H * W) spread over every spatial position."""
+    n, h, w, c = x.shape
+    dt = np.float64 if np.float64 in (dy.dtype, x.dtype) else np.float32
+    d = dy.astype(dt, copy=False).reshape(n, 1, 1, c) / (h * w)
+    return [np.broadcast_to(d, x.shape).copy()]
+
+
 def fold_count(multiplier: int, shift: int, count: int) -> tuple[int, int]:
     """Fold 1/count into (multiplier, shift) exactly as TFLM: shift by floor(log2 count), capped
     at 32 and at 31 + shift, then divide the widened multiplier (int64 division)."""
@@ -61,4 +69,4 @@ CASES = [
 ]
 
 register(OpSpec(Op.MEAN, kernel="ec_mean_s8", template="ops/mean.c.j2", infer=infer, ref_float=ref_float,
-                prepare=prepare, ref_int8=ref_int8, cases=CASES))
+                prepare=prepare, ref_int8=ref_int8, cases=CASES, grad=grad))

@@ -27,6 +27,11 @@ def ref_float(x, *, pads, value=0.0):
     return np.pad(np.asarray(x, dtype=np.float32), list(zip(before, after)), constant_values=value)
 
 
+def grad(dy, x, *, pads, value=0.0, y=None):
+    before, _ = _split(pads, x.ndim)
+    return [dy[tuple(slice(b, b + d) for b, d in zip(before, x.shape))]]
+
+
 def prepare(node, ins, out):
     x = ins[0]
     before, after = _split(node.attrs["pads"], len(x.shape))
@@ -58,4 +63,4 @@ CASES = [
 
 register(OpSpec(Op.PAD, kernel="ec_pad_s8", template="ops/pad.c.j2",
                 infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
-                out_quant="same"))
+                out_quant="same", grad=grad))

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..ir import Op
 from . import Case, OpSpec, register
-from ._common import INF, act_range, apply_act, conv_out, dims4
+from ._common import INF, act_mask, act_range, apply_act, conv_out, dims4, grad_dtype
 
 
 def infer(x, *, kernel, strides=(1, 1), pads=(0, 0, 0, 0), **attrs):
@@ -42,6 +42,38 @@ def max_float(x, *, kernel, strides=(1, 1), pads=(0, 0, 0, 0), act_min=-INF, act
 def avg_float(x, *, kernel, strides=(1, 1), pads=(0, 0, 0, 0), act_min=-INF, act_max=INF):
     total = sum(_windows(x.astype(np.float64), 0.0, kernel, strides, pads))
     return apply_act(total / _valid_counts(x.shape, kernel, strides, pads), act_min, act_max)
+
+
+def _scatter(dtaps, x_shape, kernel, strides, pads, dtype):
+    """Adjoint of _windows: add per-tap [N, OH, OW, C] gradients into x's shape (padding dropped)."""
+    kw, (sh, sw), (pt, pl, pb, pr) = kernel[1], strides, pads
+    n, h, w, c = x_shape
+    _, oh, ow, _ = infer(x_shape, kernel=kernel, strides=strides, pads=pads)
+    dxp = np.zeros((n, h + pt + pb, w + pl + pr, c), dtype)
+    for t, d in enumerate(dtaps):
+        i, j = divmod(t, kw)
+        dxp[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :] += d
+    return dxp[:, pt:pt + h, pl:pl + w]
+
+
+def max_grad(dy, x, *, kernel, strides=(1, 1), pads=(0, 0, 0, 0), act_min=-INF, act_max=INF, y=None):
+    """[dx]: each window's gradient goes to its first maximal tap."""
+    geo = dict(kernel=kernel, strides=strides, pads=pads)
+    dy = act_mask(dy, y, act_min, act_max, lambda: max_float(x, act_min=act_min, act_max=act_max, **geo))
+    dt = grad_dtype(dy, x)
+    dy = dy.astype(dt, copy=False)
+    arg = np.argmax(np.stack(list(_windows(x, -np.inf, kernel, strides, pads))), axis=0)
+    return [_scatter((np.where(arg == t, dy, 0) for t in range(kernel[0] * kernel[1])), x.shape, kernel,
+                     strides, pads, dt)]
+
+
+def avg_grad(dy, x, *, kernel, strides=(1, 1), pads=(0, 0, 0, 0), act_min=-INF, act_max=INF, y=None):
+    """[dx]: each window's gradient divided by its count of valid taps, spread over them."""
+    geo = dict(kernel=kernel, strides=strides, pads=pads)
+    dy = act_mask(dy, y, act_min, act_max, lambda: avg_float(x, act_min=act_min, act_max=act_max, **geo))
+    dt = grad_dtype(dy, x)
+    d = dy.astype(dt, copy=False) / _valid_counts(x.shape, kernel, strides, pads)
+    return [_scatter((d for _ in range(kernel[0] * kernel[1])), x.shape, kernel, strides, pads, dt)]
 
 
 def prepare(node, ins, out):
@@ -101,7 +133,7 @@ CASES = [
     _case("batch2_pad", (2, 5, 5, 3), (2, 2), (1, 1), (1, 1, 0, 0)),
 ]
 
-for _op, _kernel, _float, _int8 in ((Op.MAX_POOL2D, "ec_max_pool2d_s8", max_float, max_int8),
-                                    (Op.AVG_POOL2D, "ec_avg_pool2d_s8", avg_float, avg_int8)):
+for _op, _kernel, _float, _int8, _grad in ((Op.MAX_POOL2D, "ec_max_pool2d_s8", max_float, max_int8, max_grad),
+                                           (Op.AVG_POOL2D, "ec_avg_pool2d_s8", avg_float, avg_int8, avg_grad)):
     register(OpSpec(_op, kernel=_kernel, template="ops/pool2d.c.j2", infer=infer, ref_float=_float,
-                    prepare=prepare, ref_int8=_int8, cases=CASES, out_quant="same"))
+                    prepare=prepare, ref_int8=_int8, cases=CASES, out_quant="same", grad=_grad))

@@ -19,6 +19,10 @@ def ref_float(x, *, shape):
     return np.asarray(x, dtype=np.float32).reshape(infer(x.shape, shape))
 
 
+def grad(dy, x, *, shape, y=None):
+    return [dy.reshape(x.shape)]
+
+
 def prepare(node, ins, out):
     """Nothing to compute for C; the integer reference needs the target shape."""
     return dict(shape=tuple(out.shape))
@@ -44,4 +48,4 @@ CASES = [
 
 register(OpSpec(Op.RESHAPE, kernel=None, template=None,
                 infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
-                out_quant="same"))
+                out_quant="same", grad=grad))

@@ -30,6 +30,13 @@ def ref_float(x, *, beta=1.0):
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
+def grad(dy, x, *, beta=1.0, y=None):
+    """[dx] = beta * s * (dy - sum(dy * s)) over the last axis."""
+    dt = np.float64 if np.float64 in (dy.dtype, x.dtype) else np.float32
+    s = (ref_float(x, beta=beta) if y is None else y).astype(dt)
+    return [beta * s * (dy - (dy * s).sum(axis=-1, keepdims=True))]
+
+
 def prepare(node, ins, out):
     x = ins[0]
     if out.q.zp != OUT_QUANT[1] or out.q.s != OUT_QUANT[0]:
@@ -82,4 +89,4 @@ CASES = [
 
 register(OpSpec(Op.SOFTMAX, kernel="ec_softmax_s8", template="ops/softmax.c.j2", infer=infer,
                 ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
-                out_quant=OUT_QUANT))
+                out_quant=OUT_QUANT, grad=grad))

@@ -24,6 +24,10 @@ def ref_float(x, *, perm):
     return np.transpose(np.asarray(x, dtype=np.float32), _check(perm, x.ndim))
 
 
+def grad(dy, x, *, perm, y=None):
+    return [np.transpose(dy, np.argsort(_check(perm, x.ndim)))]
+
+
 def prepare(node, ins, out):
     x = ins[0]
     rank = len(x.shape)
@@ -55,4 +59,4 @@ CASES = [
 
 register(OpSpec(Op.TRANSPOSE, kernel="ec_transpose_s8", template="ops/transpose.c.j2",
                 infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
-                out_quant="same"))
+                out_quant="same", grad=grad))
