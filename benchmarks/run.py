@@ -113,6 +113,8 @@ def main(argv=None) -> int:
     text = table(rows)
     print(text)
     if not args.no_write and not args.limit:
+        prev = (HERE / "RESULTS.md").read_text() if (HERE / "RESULTS.md").exists() else ""
+        boards = prev[prev.index("<!-- boards:begin -->"):] if "<!-- boards:begin -->" in prev else ""  # boards.py's
         (HERE / "RESULTS.md").write_text(
             "# edgecompile benchmark results\n\n"
             f"Produced by `python benchmarks/run.py --method {args.method}` on {platform.machine()}, "
@@ -120,7 +122,8 @@ def main(argv=None) -> int:
             "Evaluation half of each MLPerf Tiny set (AD: AUC over clips, others top-1); calibration on the\n"
             "calibration split only (../shared/bench/README.md). 'mismatches' compares every output byte of the\n"
             "generated C (host build) with the NumPy integer reference. Host ms are per inference on this\n"
-            "shared 2-core machine (noisy; ratios are measured in the same run).\n\n" + text + "\n")
+            "shared 2-core machine (noisy; ratios are measured in the same run).\n\n" + text + "\n"
+            + ("\n" + boards if boards else ""))
     return 0 if all(r["mismatches"] == 0 for r in rows) else 1
 
 

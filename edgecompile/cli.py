@@ -30,7 +30,7 @@ def _compile(args, model: str):
     from .compiler import compile_model
     _say(f"compiling {model} ...")
     art = compile_model(model, name=args.name, calib=args.calib, calib_method=args.calib_method,
-                        per_channel=not args.per_tensor, progress=True)
+                        per_channel=not args.per_tensor, progress=True, channels_last_input=args.channels_last_input)
     return art
 
 
@@ -44,11 +44,18 @@ def _summary(art, outdir) -> None:
 
 
 def cmd_compile(args) -> int:
+    from .boards import load_board
     from .compiler import write_project
+    from .firmware import board_files, check_fit
+    board = load_board(args.board)
     _check_model_path(args.model)
     art = _compile(args, args.model)
+    check_fit(art, board)
+    art.files.update(board_files(art.name, art.graph, board))
     write_project(art, args.output)
     _summary(art, args.output)
+    if not board.is_host:
+        print(f"{board.name} project: 'make -C {args.output}' or 'edgecompile build {args.output} --board {board.name}'")
     return 0
 
 
@@ -149,6 +156,69 @@ def cmd_example(args) -> int:
     return 0 if res.ok else EXIT_MISMATCH
 
 
+def cmd_boards(args) -> int:
+    from .boards import list_boards
+    print(list_boards())
+    return 0
+
+
+def _outdir(p: str) -> Path:
+    path = Path(p)
+    if not path.is_dir():
+        raise OptionError(f"{p}: no such output directory (create it with 'edgecompile compile MODEL -o {p}')")
+    return path
+
+
+def cmd_build(args) -> int:
+    from .compiler import load_artifact
+    from .firmware import build, project_board
+    outdir = _outdir(args.outdir)
+    board = args.board or project_board(outdir)
+    if board == "host":
+        raise OptionError(f"{outdir} was compiled without --board: pass --board BOARD (see 'edgecompile boards')")
+    _say(f"building {outdir} for {board} ...")
+    res = build(outdir, board, jobs=args.jobs, log=_say)
+    print(res.report(load_artifact(outdir).name))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .compiler import load_artifact
+    from .firmware import run
+    outdir = _outdir(args.outdir)
+    art = load_artifact(outdir)
+    inputs, labels = _load_inputs(art, args.inputs)
+    if inputs is None:
+        _say("no --inputs given: running 8 random inputs")
+    elif args.limit:
+        inputs = {k: v[:args.limit] for k, v in inputs.items()}
+        labels = labels[:args.limit] if labels is not None else None
+    _say(f"cross-compiling and running {art.name} under QEMU ({args.board}) ...")
+    res = run(outdir, args.board, inputs, timeout=args.timeout)
+    b = res.board
+    ins = np.array(res.instructions)
+    spread = "identical for every sample" if ins.min() == ins.max() else f"min {ins.min():,}, max {ins.max():,}"
+    status = "bit-exact" if res.ok else "MISMATCH"
+    print(f"run {art.name} on {b.name} ({b.label}, QEMU {b.qemu_machine}): {res.samples} samples, "
+          f"{res.bytes_compared:,} output bytes compared with the NumPy reference, {res.mismatches} mismatches "
+          f"-> {status} ({res.seconds:.1f} s)")
+    print(f"instructions per inference: {round(ins.mean()):,} ({spread}; QEMU -icount shift=0, counted with "
+          f"SysTick at {b.clock_hz / 1e6:g} MHz, granularity {res.granularity:g} instructions)")
+    total = sum(n for _, _, n in res.node_instructions) or 1
+    print("per layer, sample 0 (EC_BEFORE_NODE/EC_AFTER_NODE hooks):")
+    for name, op, n in res.node_instructions:
+        short = name if len(name) <= 44 else "..." + name[-41:]
+        print(f"  {short:44s} {op:16s} {n:>12,} {100 * n / total:5.1f}%")
+    if not res.ok:
+        print(f"first mismatch at sample {res.first_bad_sample}")
+    if labels is not None and res.int8_outputs and labels.ndim == 1 and len(labels) == res.samples:
+        q = res.int8_outputs[0].reshape(res.samples, -1)
+        if q.shape[1] > 1:
+            print(f"accuracy on {res.samples} labelled samples: int8 on {b.name} "
+                  f"{100 * float(np.mean(q.argmax(1) == labels)):.2f}%")
+    return 0 if res.ok else EXIT_MISMATCH
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgecompile",
                                 description="Compile trained ONNX models into bit-exact int8 C for Arm Cortex-M.")
@@ -163,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "mse"],
                         help="activation range estimation (default: minmax)")
         sp.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor instead of per channel")
+        sp.add_argument("--channels-last-input", action="store_true",
+                        help="the C API takes NCHW image inputs as NHWC, without the leading transpose "
+                             "(.npz data stays in the model's declared layout)")
 
     c = sub.add_parser("compile", help="ONNX model -> C sources in OUTDIR",
                        description="Import, quantize to int8 and generate C (NAME.h, NAME.c, NAME_weights.c, runtime, "
@@ -170,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("model", help="float ONNX model")
     c.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output directory (replaced atomically)")
     quant_opts(c)
-    c.add_argument("--board", default="host", help="target board (only 'host' for now)")
+    c.add_argument("--board", default="host", help="target board: also emit a firmware project (Makefile, "
+                                                    "CMakeLists.txt, board/) for it; see 'edgecompile boards'")
     c.set_defaults(func=cmd_compile)
 
     v = sub.add_parser("verify", help="build for the host and check the C against the NumPy reference",
@@ -189,6 +263,31 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("example", help="compile and verify the bundled digits CNN, print float vs int8 accuracy")
     e.add_argument("-o", "--output", default="digits_out", metavar="OUTDIR", help="output directory (default: digits_out)")
     e.set_defaults(func=cmd_example)
+
+    bl = sub.add_parser("boards", help="list the target boards with core, memory and clock")
+    bl.set_defaults(func=cmd_boards)
+
+    b = sub.add_parser("build", help="cross-compile OUTDIR's firmware for a board and check flash and RAM",
+                       description="Run the board Makefile (arm-none-eabi-gcc) and print flash (text+rodata+data) and "
+                                   "RAM (data+bss incl. arena+stack) against the board's limits; fail with the "
+                                   "overflow in bytes when the model does not fit.")
+    b.add_argument("outdir", metavar="OUTDIR", help="an OUTDIR from 'compile'")
+    b.add_argument("--board", help="target board (default: the one OUTDIR was compiled for)")
+    b.add_argument("-j", "--jobs", type=int, default=2, help="parallel compile jobs (default: 2)")
+    b.set_defaults(func=cmd_build)
+
+    r = sub.add_parser("run", help="run OUTDIR's model under QEMU on an emulated board, bit-exact check and "
+                                   "instruction counts",
+                       description="Cross-compile a test firmware, run it under qemu-system-arm (semihosting, "
+                                   "-icount shift=0), compare every output byte with the NumPy integer reference and "
+                                   "print instructions per inference and per layer. Exit 0 only if bit-exact.")
+    r.add_argument("outdir", metavar="OUTDIR", help="an OUTDIR from 'compile'")
+    r.add_argument("--board", required=True, help="an emulated board: mps2-an385, mps2-an386, mps2-an500, "
+                                                  "mps2-an505, mps3-an547")
+    r.add_argument("--inputs", metavar="DATA.npz", help="float inputs [N, *shape] (default: 8 random inputs)")
+    r.add_argument("--limit", type=int, metavar="N", help="use only the first N samples of --inputs")
+    r.add_argument("--timeout", type=float, default=600, metavar="S", help="kill QEMU after S seconds (default: 600)")
+    r.set_defaults(func=cmd_run)
     return p
 
 
@@ -196,8 +295,6 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.showwarning = _warning
-    if args.command in ("compile",) and args.board != "host":
-        parser.error(f"--board {args.board}: only the host board exists so far")
     try:
         return args.func(args)
     except EdgeCompileError as e:

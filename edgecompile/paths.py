@@ -26,4 +26,4 @@ def runtime_dir() -> Path:
 
 
 def boards_dir() -> Path:
-    return _package_dir("edgecompile.boards", "boards")
+    return _package_dir("edgecompile.board_data", "boards")
