@@ -161,7 +161,7 @@ def _overflow(text: str, name: str, board: Board) -> DoesNotFitError | None:
 def build(outdir, board: str | Board, *, jobs: int = 2, log=None) -> BuildResult:
     """``make -C OUTDIR`` for ``board`` (retargeting OUTDIR first if it was generated for another board)."""
     from .compiler import load_artifact
-    outdir = Path(outdir)
+    outdir = Path(outdir).resolve()
     art = load_artifact(outdir)
     board = load_board(board) if isinstance(board, str) else board
     if board.is_host:
@@ -219,7 +219,7 @@ def _compile(src: Path, includes: list[Path], flags: list[str], extra: list[str]
 
 def test_firmware(outdir, art, board: Board) -> Path:
     """Build the test firmware ELF for ``board`` in OUTDIR/build/<board>-run/ and return its path."""
-    outdir = Path(outdir)
+    outdir = Path(outdir).resolve()
     name, g = art.name, art.graph
     build_dir = outdir / "build" / f"{board.name}-run"
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -297,6 +297,7 @@ def run(outdir, board: str | Board, inputs: dict[str, np.ndarray] | None = None,
     from . import data as D
     from .compiler import load_artifact, quantize_inputs
     from .reference import run_int8
+    outdir = Path(outdir).resolve()
     art = load_artifact(outdir)
     board = load_board(board) if isinstance(board, str) else board
     if not board.qemu_machine:

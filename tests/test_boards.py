@@ -32,8 +32,9 @@ needs_qemu = pytest.mark.skipif(not (HAVE_GCC and HAVE_QEMU), reason="arm-none-e
                                 "not installed (apt-get install qemu-system-arm)")
 
 
-def run_cli(*args):
-    r = subprocess.run([sys.executable, "-m", "edgecompile", *map(str, args)], capture_output=True, text=True)
+def run_cli(*args, cwd=None):
+    r = subprocess.run([sys.executable, "-m", "edgecompile", *map(str, args)], capture_output=True, text=True,
+                       cwd=cwd)
     return r.returncode, r.stdout, r.stderr
 
 
@@ -240,6 +241,15 @@ def test_run_cli_and_errors(digits, tmp_path):
     assert code == 0, err
     assert "4 samples" in stdout and "0 mismatches -> bit-exact" in stdout and "instructions per inference" in stdout
     assert "/conv1/Conv" in stdout
+    # a relative OUTDIR, as a user types it: compile, build and run from its parent directory
+    code, _, err = run_cli("compile", DIGITS_ONNX, "--calib", DIGITS_CALIB, "-o", "rel", "--board", "mps2-an385",
+                           cwd=tmp_path)
+    assert code == 0, err
+    code, _, err = run_cli("build", "rel", "--board", "mps2-an385", cwd=tmp_path)
+    assert code == 0, err
+    code, stdout, err = run_cli("run", "rel", "--board", "mps2-an385", "--inputs", DIGITS_TEST, "--limit", "2",
+                                cwd=tmp_path)
+    assert code == 0 and "0 mismatches" in stdout, err
     code, _, err = run_cli("run", out, "--board", "nucleo-l4r5zi")
     assert code == 1 and "no QEMU machine" in err and "mps3-an547" in err
     code, _, err = run_cli("run", tmp_path / "nope", "--board", "mps2-an386")
