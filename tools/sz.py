@@ -26,7 +26,7 @@ SKIP = {"__pycache__", "snapshots", "build", "node_modules"}
 # (what, glob patterns relative to the root, limit, "file" = every match | "total" = their sum).
 # In these globs "*" also matches "/".
 BUDGETS = [
-    ("edgecompile/ total", ("edgecompile/*",), 6000, "total"),
+    ("edgecompile/ total", ("edgecompile/*",), 9000, "total"),
     ("edgecompile/ops/*.py", ("edgecompile/ops/*.py",), 150, "file"),
     ("runtime_c/src/*.c", ("runtime_c/src/*.c",), 250, "file"),
     ("templates/**/*.j2", ("templates/*.j2", "edgecompile/templates/*.j2"), 80, "file"),
