@@ -120,8 +120,10 @@ def section(rows, cores, boards, samples: int) -> str:
             f"(`-icount shift=0`) on the first {samples} evaluation samples, every output byte compared with the "
             "NumPy integer reference, twice (identical counts). Instructions per inference, mean over the samples, "
             "counted with SysTick at the board clock (granularity 40 instructions on MPS2 at 25 MHz, 50 on AN505 "
-            "at 20 MHz, 31.25 on AN547 at 32 MHz). Our kernels are still portable C (no DSP/MVE paths yet), so "
-            "they execute several times the instructions of CMSIS-NN; TFLM numbers from ../shared/bench/README.md "
+            "at 20 MHz, 31.25 on AN547 at 32 MHz). Our conv / depthwise / FC kernels have DSP-extension paths "
+            "(SXTB16 + SMLAD; M4, M7, M33, M55) and compile-time specialisations (1x1 conv as FC, im2col, input "
+            "offset folded into the bias); no Helium (MVE) path yet, so the M55 runs the DSP code while TFLM uses "
+            "MVE there. TFLM numbers from ../shared/bench/README.md "
             "(TFLM 90b983c, -O2, same QEMU, one Invoke()).\n\n" + instr +
             "\n\nFlash / RAM in KB of the whole firmware built by `edgecompile build` (-O2; flash = text + rodata "
             "+ data, RAM = data + bss (arena, I/O buffers) + stack; the stack reserve is 8 KB, 4 KB on rpi-pico, "

@@ -63,8 +63,13 @@ def _run(cmd: list[str], what: str) -> None:
         raise BuildError(f"{what} failed:\n{' '.join(cmd)}\n{r.stderr.strip()}")
 
 
+def emulate_dsp() -> bool:
+    """EC_EMULATE_DSP=1 builds the kernels' DSP paths on the host with ec_dsp.h's plain-C intrinsics."""
+    return os.environ.get("EC_EMULATE_DSP") == "1"
+
+
 def _flags(sanitize: bool, opt: str) -> list[str]:
-    return WARN + [opt, "-fPIC"] + (SANITIZE if sanitize else [])
+    return WARN + [opt, "-fPIC"] + (SANITIZE if sanitize else []) + (["-DEC_EMULATE_DSP"] if emulate_dsp() else [])
 
 
 def compile_object(src: Path, include: list[Path], flags: list[str], extra: list[str] = ()) -> Path:

@@ -4,6 +4,7 @@ import re
 import numpy as np
 
 from edgecompile import data as D
+from edgecompile.analysis import emitted_consts
 from edgecompile.compiler import compile_model, verify, write_project
 from edgecompile.examples import DIGITS_CALIB, DIGITS_ONNX
 
@@ -24,8 +25,7 @@ def test_corrupted_weights_are_localized(tmp_path):
     out = write_project(art, tmp_path / "m")
     wfile = out / "dg_weights.c"
     text = wfile.read_text()
-    consts = [i for n in g.nodes for i in n.inputs if i and g.tensors[i].is_const]
-    order = list(dict.fromkeys(consts))
+    order = emitted_consts(g)          # the dg_w<k> numbering (variants may carry e.g. the bias in params)
     target = f"dg_w{order.index(victim.inputs[1])}"
     pat = re.compile(rf"(const int8_t {target}\[\d+\] = \{{\s*)(-?\d+)")
     text, n = pat.subn(lambda m: m.group(1) + str(-int(m.group(2)) if int(m.group(2)) else "5"), text)

@@ -2,8 +2,10 @@
 #ifndef EC_CONFIG_H
 #define EC_CONFIG_H
 
-/* EC_HAS_DSP: the Armv7E-M / Armv8-M DSP extension (SMLAD, SXTB16, ...). */
-#if defined(__ARM_FEATURE_DSP) && (__ARM_FEATURE_DSP == 1) && !defined(EC_FORCE_PORTABLE)
+/* EC_HAS_DSP: the Armv7E-M / Armv8-M DSP extension (SMLAD, SXTB16, ...).  EC_EMULATE_DSP (host
+ * builds only) turns the DSP code paths on with the plain-C intrinsics of ec_dsp.h. */
+#if ((defined(__ARM_FEATURE_DSP) && (__ARM_FEATURE_DSP == 1)) || defined(EC_EMULATE_DSP)) && \
+    !defined(EC_FORCE_PORTABLE)
 #define EC_HAS_DSP 1
 #else
 #define EC_HAS_DSP 0

@@ -1,6 +1,9 @@
-/* Fully connected, int8 activations and weights, int32 bias (TFLM reference arithmetic). */
+/* Fully connected, int8 activations and weights, int32 bias (TFLM reference arithmetic); the
+ * blocked matrix product (and its DSP path) is ec_matmul.h's.  lower.py folds input_offset * sum(w)
+ * into the bias and passes input_offset = 0 where it can, which skips the offset adds (the int32
+ * sums are the same). */
 #include "ec_runtime.h"
-#include "ec_fixedpoint.h"
+#include "ec_matmul.h"
 
 ec_status ec_fully_connected_s8(const ec_context *ctx, const ec_fc_params *p, const ec_quant_params *q,
                                 const ec_dims *input_dims, const int8_t *input,
@@ -8,23 +11,9 @@ ec_status ec_fully_connected_s8(const ec_context *ctx, const ec_fc_params *p, co
                                 const int32_t *bias,
                                 const ec_dims *output_dims, int8_t *output)
 {
-    const int32_t rows = input_dims->n;
-    const int32_t depth = filter_dims->c;
-    const int32_t out_ch = filter_dims->n;
     (void)ctx;
     (void)output_dims;
-    for (int32_t r = 0; r < rows; r++) {
-        const int8_t *x = input + r * depth;
-        for (int32_t o = 0; o < out_ch; o++) {
-            const int8_t *w = filter + o * depth;
-            int32_t acc = bias ? bias[o] : 0;
-            for (int32_t i = 0; i < depth; i++) {
-                acc += (x[i] + p->input_offset) * w[i];
-            }
-            const int32_t k = q->is_per_channel ? o : 0;
-            acc = ec_multiply_by_quantized_multiplier(acc, q->multiplier[k], q->shift[k]);
-            *output++ = ec_sat_s8(acc + p->output_offset, p->activation.min, p->activation.max);
-        }
-    }
+    ec_mat_mult_s8(input, input_dims->n, filter, filter_dims->n, filter_dims->c, p->input_offset, bias, q,
+                   p->output_offset, p->activation, output);
     return EC_OK;
 }

@@ -1,0 +1,99 @@
+/* The few DSP-extension (Armv7E-M / Armv8-M Mainline) intrinsics the kernels use, behind EC_ names.
+ *
+ * On a core with __ARM_FEATURE_DSP they map to the ACLE intrinsics of <arm_acle.h>.  With
+ * EC_EMULATE_DSP (host builds) they are plain C with the same results, so the host parity tests
+ * run the very DSP code paths the boards run.  Only include this where EC_HAS_DSP is 1. */
+#ifndef EC_DSP_H
+#define EC_DSP_H
+
+#include <stdint.h>
+#include <string.h>
+#include "ec_config.h"
+
+/* Four int8 as one 32-bit word, from any alignment (memcpy compiles to one LDR on Cortex-M). */
+EC_INLINE int32_t ec_read_s8x4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+#if defined(EC_EMULATE_DSP)
+
+EC_INLINE int32_t ec_pack16(int32_t lo, int32_t hi)
+{
+    return (int32_t)(((uint32_t)(uint16_t)lo) | ((uint32_t)(uint16_t)hi << 16));
+}
+
+/* SXTB16: sign-extend bytes 0 and 2 into the two halfwords. */
+EC_INLINE int32_t ec_sxtb16(int32_t x)
+{
+    const uint32_t u = (uint32_t)x;
+    return ec_pack16((int8_t)(u & 0xFF), (int8_t)((u >> 16) & 0xFF));
+}
+
+/* SXTB16 after ROR #8: bytes 1 and 3. */
+EC_INLINE int32_t ec_sxtb16_ror8(int32_t x)
+{
+    const uint32_t u = (uint32_t)x;
+    return ec_pack16((int8_t)((u >> 8) & 0xFF), (int8_t)((u >> 24) & 0xFF));
+}
+
+/* SADD16: halfword-wise wrapping add. */
+EC_INLINE int32_t ec_sadd16(int32_t a, int32_t b)
+{
+    const uint32_t ua = (uint32_t)a, ub = (uint32_t)b;
+    return ec_pack16((int16_t)(ua & 0xFFFF) + (int16_t)(ub & 0xFFFF),
+                     (int16_t)(ua >> 16) + (int16_t)(ub >> 16));
+}
+
+/* SMLAD: acc + lo(a)*lo(b) + hi(a)*hi(b), wrapping like the instruction (Q flag ignored). */
+EC_INLINE int32_t ec_smlad(int32_t a, int32_t b, int32_t acc)
+{
+    const uint32_t ua = (uint32_t)a, ub = (uint32_t)b;
+    const int32_t lo = (int32_t)(int16_t)(ua & 0xFFFF) * (int16_t)(ub & 0xFFFF);
+    const int32_t hi = (int32_t)(int16_t)(ua >> 16) * (int16_t)(ub >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
+}
+
+/* SMLABB / SMLATT: acc + bottom(a)*bottom(b) / top(a)*top(b), wrapping. */
+EC_INLINE int32_t ec_smlabb(int32_t a, int32_t b, int32_t acc)
+{
+    const int32_t prod = (int32_t)(int16_t)((uint32_t)a & 0xFFFF) * (int16_t)((uint32_t)b & 0xFFFF);
+    return (int32_t)((uint32_t)acc + (uint32_t)prod);
+}
+
+EC_INLINE int32_t ec_smlatt(int32_t a, int32_t b, int32_t acc)
+{
+    const int32_t prod = (int32_t)(int16_t)((uint32_t)a >> 16) * (int16_t)((uint32_t)b >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)prod);
+}
+
+#define EC_SXTB16(x) ec_sxtb16(x)
+#define EC_SXTB16_ROR8(x) ec_sxtb16_ror8(x)
+#define EC_SADD16(a, b) ec_sadd16((a), (b))
+#define EC_SMLAD(a, b, acc) ec_smlad((a), (b), (acc))
+#define EC_SMLABB(a, b, acc) ec_smlabb((a), (b), (acc))
+#define EC_SMLATT(a, b, acc) ec_smlatt((a), (b), (acc))
+
+#else /* the real instructions */
+
+#include <arm_acle.h>
+
+#define EC_SXTB16(x) ((int32_t)__sxtb16((uint32_t)(x)))
+/* SXTB16 with its ROR #8 operand (compilers do not fold a rotate into the intrinsic) */
+EC_INLINE int32_t ec_sxtb16_ror8(int32_t x)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+#define EC_SXTB16_ROR8(x) ec_sxtb16_ror8(x)
+#define EC_SADD16(a, b) ((int32_t)__sadd16((int16x2_t)(a), (int16x2_t)(b)))
+#define EC_SMLAD(a, b, acc) ((int32_t)__smlad((int16x2_t)(a), (int16x2_t)(b), (acc)))
+#define EC_SMLABB(a, b, acc) ((int32_t)__smlabb((a), (b), (acc)))
+#define EC_SMLATT(a, b, acc) ((int32_t)__smlatt((a), (b), (acc)))
+
+#endif
+
+#endif /* EC_DSP_H */
