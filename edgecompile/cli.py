@@ -30,8 +30,17 @@ def _compile(args, model: str):
     from .compiler import compile_model
     _say(f"compiling {model} ...")
     art = compile_model(model, name=args.name, calib=args.calib, calib_method=args.calib_method,
-                        per_channel=not args.per_tensor, progress=True, channels_last_input=args.channels_last_input)
+                        per_channel=not args.per_tensor, progress=True, channels_last_input=args.channels_last_input,
+                        **_compression(args))
     return art
+
+
+def _compression(args) -> dict:
+    """compile_model's compression options from the flags quant_opts adds."""
+    return dict(prune=getattr(args, "prune", None), prune_scope=args.prune_scope,
+                prune_channels=getattr(args, "prune_channels", None),
+                importance=args.importance, finetune=args.finetune, epochs=args.epochs, distill=args.distill,
+                lr=args.lr, sparse=args.sparse)
 
 
 def _summary(art, outdir) -> None:
@@ -128,6 +137,87 @@ def cmd_verify(args) -> int:
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _compare_inputs(g, path: str | None, limit: int | None):
+    """int8 samples for 'compare': int8 arrays as is, other dtypes as real values (quantized)."""
+    from . import data as D
+    from .tflm import int8_inputs
+    if path is None:
+        _say("no --inputs given: comparing on 8 random int8 inputs")
+        rng = np.random.default_rng(0)
+        return int8_inputs(g, [rng.integers(-128, 128, (8,) + g.tensors[i].shape).astype(np.int8)
+                               for i in g.inputs]), None
+    arrays = D.load_npz(path)
+    data = {k: v for k, v in arrays.items() if k not in ("y", "files")}
+    if len(g.inputs) == 1 and g.inputs[0] not in data:
+        if len(data) != 1 and "x" not in data:
+            raise OptionError(f"{path}: expected an array named {g.inputs[0]!r} or 'x'")
+        data = {g.inputs[0]: data.get("x", next(iter(data.values())))}
+    missing = [i for i in g.inputs if i not in data]
+    if missing:
+        raise OptionError(f"{path}: no array for model input(s) {missing}")
+    arrs = [data[i][:limit] for i in g.inputs]
+    labels = arrays.get("y")
+    return int8_inputs(g, arrs), None if labels is None else np.asarray(labels)[:limit]
+
+
+def cmd_compare(args) -> int:
+    from .compiler import compile_tflite, load_artifact, write_project
+    from .tflm import compare, format_report
+    target = Path(args.target)
+    if not target.exists():
+        raise OptionError(f"{target}: no such file or directory")
+    tmp = Path(tempfile.mkdtemp(prefix="edgecompile-compare-"))
+    try:
+        if target.is_dir():
+            art, outdir = load_artifact(target), target
+            model = args.tflite
+            if model is None:
+                from .tflite_export import export_tflite
+                model = export_tflite(art.graph)
+        elif target.suffix.lower() == ".tflite":
+            art = compile_tflite(str(target), name=args.name)
+            outdir, model = write_project(art, tmp / art.name), str(target)
+        else:
+            from .tflite_export import export_tflite
+            art = _compile(args, str(target))
+            outdir, model = write_project(art, tmp / art.name), None
+            model = export_tflite(art.graph)
+        samples, labels = _compare_inputs(art.graph, args.inputs, args.limit)
+        res = compare(art, outdir, model, samples, progress=True)
+        print(f"compare {art.name}: our C vs TFLM (reference kernels) on {res.samples} samples: "
+              f"{res.mismatches} of {res.bytes_compared:,} output bytes differ -> "
+              f"{'bit-exact' if res.ok else 'MISMATCH'}")
+        if not res.ok:
+            print(format_report(res))
+        if labels is not None and labels.ndim == 1 and labels.shape[0] == res.samples:
+            q = res.c_outputs[0].reshape(res.samples, -1)
+            if q.shape[1] >= 2:
+                t = res.tflm_outputs[0].reshape(res.samples, -1)
+                print(f"top-1 accuracy on {res.samples} labelled samples: ours {100 * np.mean(q.argmax(1) == labels):.2f}%, "
+                      f"TFLM {100 * np.mean(t.argmax(1) == labels):.2f}%")
+        return 0 if res.ok else EXIT_MISMATCH
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cmd_sweep(args) -> int:
+    from .compress.sweep import sweep, table
+    _check_model_path(args.model)
+    try:
+        levels = [float(v) for v in args.levels.split(",") if v.strip()]
+    except ValueError:
+        raise OptionError(f"--levels {args.levels!r}: expected comma-separated fractions, e.g. 0,0.5,0.8") from None
+    kw = _compression(args)
+    kw.pop("prune"), kw.pop("prune_channels")
+    finetune = kw.pop("finetune")
+    rows = sweep(args.model, calib=args.calib, evaluation=args.eval, levels=levels, channels=args.channels,
+                 outdir=args.output, finetune=finetune, board=None if args.board == "none" else args.board,
+                 plot=not args.no_plot, log=_say, name=args.name, progress=True, **kw)
+    print(table(rows, args.channels))
+    print(f"-> {args.output}/sweep.md, sweep.json" + ("" if args.no_plot else ", sweep.png"))
+    return 0
 
 
 def cmd_inspect(args) -> int:
@@ -236,6 +326,32 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--channels-last-input", action="store_true",
                         help="the C API takes NCHW image inputs as NHWC, without the leading transpose "
                              "(.npz data stays in the model's declared layout)")
+        compression_opts(sp)
+
+    def compression_opts(sp, levels: bool = False):
+        g = sp.add_argument_group("compression (before quantization)")
+        if not levels:
+            g.add_argument("--prune", type=float, metavar="SPARSITY",
+                           help="zero this fraction of the weights (unstructured magnitude pruning)")
+            g.add_argument("--prune-channels", type=float, metavar="FRACTION",
+                           help="remove this fraction of each layer's output channels (structured: a smaller "
+                                "dense model)")
+        g.add_argument("--prune-scope", default="global", choices=["global", "layer", "sensitivity"],
+                       help="--prune: one magnitude threshold for all layers (default), the same fraction per "
+                            "layer, or per-layer fractions from a sensitivity analysis on the data")
+        g.add_argument("--importance", default="l1", choices=["l1", "l2", "activation"],
+                       help="--prune-channels: filter norm (default) or mean activation on the data")
+        g.add_argument("--finetune", metavar="DATA.npz",
+                       help="fine-tune after pruning on these samples (arrays keyed by input name, optional 'y' "
+                            "labels; without labels classifiers distil from the unpruned model, autoencoders "
+                            "reconstruct their input)")
+        g.add_argument("--epochs", type=int, metavar="N", help="fine-tuning epochs (default: 10)")
+        g.add_argument("--distill", action="store_true",
+                       help="also distil from the unpruned float model when fine-tuning with labels")
+        g.add_argument("--lr", type=float, metavar="LR", help="fine-tuning learning rate (Adam; default 1e-3)")
+        g.add_argument("--sparse", default="auto", choices=["auto", "size", "always", "never"],
+                       help="sparse-weight kernels per layer: where smaller and not slower (auto, default), "
+                            "where smaller (size), always or never")
 
     c = sub.add_parser("compile", help="ONNX model -> C sources in OUTDIR",
                        description="Import, quantize to int8 and generate C (NAME.h, NAME.c, NAME_weights.c, runtime, "
@@ -255,6 +371,44 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--sanitize", action="store_true", help="build with -fsanitize=address,undefined (needs libasan preloaded)")
     quant_opts(v)
     v.set_defaults(func=cmd_verify)
+
+    cp = sub.add_parser("compare", help="run a model in our C and in TFLM side by side, report mismatches per node",
+                        description="Build the generated C for the host and run it and the TFLM reference interpreter "
+                                    "(pip tflite-micro) on the same int8 inputs; on a mismatch, compare every node's "
+                                    "output with the TFLM tensor of the same name. TARGET is a full-int8 .tflite "
+                                    "(imported as is), an ONNX model (quantized here, then exported to .tflite for "
+                                    "TFLM) or an OUTDIR from 'compile' (exported, or --tflite). Exit 0 only if "
+                                    "bit-exact.")
+    cp.add_argument("target", metavar="MODEL.tflite|MODEL.onnx|OUTDIR")
+    cp.add_argument("--inputs", metavar="DATA.npz",
+                    help="one array per input (or 'x') [N, *shape]: int8 arrays are used as already quantized, "
+                         "any other dtype holds real values, quantized with the input's scale/zero point; a 'y' "
+                         "array adds top-1 accuracy (default: 8 random int8 inputs)")
+    cp.add_argument("--limit", type=int, metavar="N", help="use only the first N samples of --inputs")
+    cp.add_argument("--tflite", metavar="MODEL.tflite", help="with an OUTDIR: the .tflite to compare with")
+    quant_opts(cp)
+    cp.set_defaults(func=cmd_compare)
+
+    sw = sub.add_parser("sweep", help="accuracy vs size over pruning levels: table and plot",
+                        description="Compile MODEL at several pruning levels (fraction of weights zeroed, or of "
+                                    "channels removed with --channels), fine-tuned on --finetune data if given, and "
+                                    "report int8 accuracy on --eval (top-1 with 'y' labels; AUC of the reconstruction "
+                                    "error for autoencoders with 0/1 labels), weights and flash bytes, MACs and, when "
+                                    "qemu-system-arm is installed, instructions per inference. Writes sweep.md, "
+                                    "sweep.json and sweep.png into OUTDIR.")
+    sw.add_argument("model", help="float ONNX model")
+    sw.add_argument("--calib", metavar="C.npz", help="calibration data (as for compile)")
+    sw.add_argument("--eval", required=True, metavar="E.npz", help="evaluation inputs with optional 'y' labels")
+    sw.add_argument("--levels", default="0,0.5,0.7,0.8,0.9", help="pruning levels (default: 0,0.5,0.7,0.8,0.9)")
+    sw.add_argument("--channels", action="store_true", help="structured: levels are fractions of channels removed")
+    sw.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="where the table and plot go")
+    sw.add_argument("--board", default="mps2-an386",
+                    help="board for flash and instruction counts (default: mps2-an386, a Cortex-M4 under QEMU); "
+                         "'none' skips the firmware builds")
+    sw.add_argument("--name", help="C identifier prefix")
+    sw.add_argument("--no-plot", action="store_true", help="skip sweep.png (no matplotlib needed)")
+    compression_opts(sw, levels=True)
+    sw.set_defaults(func=cmd_sweep)
 
     i = sub.add_parser("inspect", help="ops, shapes, parameters, MACs and unsupported nodes of a model")
     i.add_argument("model")

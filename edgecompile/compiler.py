@@ -70,12 +70,27 @@ def model_name(model, name: str | None) -> str:
 def compile_model(model, *, name: str | None = None, calib=None, calib_method: str = "minmax",
                   per_channel: bool = True, max_calib: int = 500, progress: bool = False,
                   float_graph: Graph | None = None, ranges: dict | None = None,
-                  channels_last_input: bool = False) -> Artifact:
+                  channels_last_input: bool = False, sparse: str = "auto", prune: float | None = None,
+                  prune_scope: str = "global", prune_channels: float | None = None, importance: str = "l1",
+                  finetune=None, epochs: int | None = None, distill: bool = False,
+                  lr: float | None = None) -> Artifact:
     """ONNX model -> Artifact (lowered graph + rendered files).  ``calib`` is an .npz path, a dict
     of arrays, or None (random data, with a RandomCalibrationWarning); arrays are in the model's
-    declared layout.  ``channels_last_input``: the C API takes NCHW inputs as NHWC (see load_onnx)."""
+    declared layout.  ``channels_last_input``: the C API takes NCHW inputs as NHWC (see load_onnx).
+
+    Compression (edgecompile.compress.compress, between import and quantize): ``prune`` (fraction of
+    weights zeroed, ``prune_scope`` global | layer | sensitivity), ``prune_channels`` (fraction of
+    output channels removed, ``importance`` l1 | l2 | activation), ``finetune`` (.npz path or dict of
+    arrays, optional ``y`` labels) for ``epochs`` with ``distill``-ation from the unpruned model.
+    ``sparse``: sparse weight kernels "auto" (where smaller and not slower) | "size" (where smaller)
+    | "always" | "never".  The Artifact's float graph is the compressed one."""
+    from .ops.sparse import MODES
+    if sparse not in MODES:
+        raise OptionError(f"unknown --sparse mode {sparse!r} (choose from {', '.join(MODES)})")
     if calib_method not in METHODS:
         raise OptionError(f"unknown calibration method {calib_method!r} (choose from {', '.join(METHODS)})")
+    if float_graph is None and _is_tflite(model):
+        return compile_tflite(model, name=name)
     name = model_name(model, name)
     t0 = time.perf_counter()
     g = float_graph if float_graph is not None else import_model(model, channels_last_input=channels_last_input)
@@ -90,15 +105,32 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
         src = str(calib) if not isinstance(calib, dict) else "calibration data"
         arrays = D.load_npz(calib) if not isinstance(calib, dict) else calib
         inputs = D.input_arrays(g, arrays, src)
+    if prune is not None or prune_channels is not None or finetune is not None:
+        g = _compress(model if float_graph is None and not channels_last_input else g, g, inputs, finetune,
+                      prune=prune, prune_scope=prune_scope, prune_channels=prune_channels, importance=importance,
+                      epochs=epochs, distill=distill, lr=lr, progress=progress)
+        g.name = name
     feeds = D.samples(inputs)[:max_calib]
     ctx = PassContext(options=dict(calibration=feeds, calib_method=calib_method, per_channel=per_channel,
-                                   progress=progress, ranges=ranges or {}))
+                                   progress=progress, ranges=ranges or {}, sparse=sparse))
     lowered = run_pipeline(g, DEFAULT_PIPELINE, ctx)
     t_render = time.perf_counter()
     files = render(lowered, name)
     timings = {"import": t_import, **dict(ctx.timings), "render": time.perf_counter() - t_render,
                "total": time.perf_counter() - t0}
     return Artifact(name, g, lowered, files, timings)
+
+
+def _compress(source, g: Graph, calib: dict, finetune, **kw) -> Graph:
+    from .compress import compress
+    data = labels = None
+    if finetune is not None:
+        src = str(finetune) if not isinstance(finetune, dict) else "fine-tuning data"
+        arrays = D.load_npz(finetune) if not isinstance(finetune, dict) else finetune
+        data, labels = D.input_arrays(g, arrays, src), D.labels(arrays)
+        if labels is not None and len(labels) != len(next(iter(data.values()))):
+            raise OptionError(f"{src}: {len(labels)} labels 'y' for {len(next(iter(data.values())))} samples")
+    return compress(source, data=data, labels=labels, calib=calib, **kw)
 
 
 def write_project(art: Artifact, outdir) -> Path:
@@ -222,3 +254,29 @@ def check(res: VerifyResult) -> None:
     if not res.ok:
         raise VerifyError(f"{res.mismatches} of {res.bytes_compared} output bytes differ "
                           f"(first at sample {res.first_bad_sample}, first diverging node {res.first_bad_node})")
+
+
+# ------------------------------------------------------------------ pre-quantized TFLite models
+TFLITE_PIPELINE = [lower, plan_memory]
+
+
+def _is_tflite(model) -> bool:
+    from .tflite_import import is_tflite
+    return isinstance(model, (str, os.PathLike, bytes, bytearray)) and is_tflite(model)
+
+
+def compile_tflite(model, *, name: str | None = None) -> Artifact:
+    """A full-int8 .tflite (path or bytes) -> Artifact.  Scales and zero points are kept as given,
+    so only lower and plan_memory run; ``float_graph`` is the dequantized twin."""
+    from .tflite_import import dequantized, load_tflite
+    name = model_name(model if not isinstance(model, (bytes, bytearray)) else "model", name)
+    t0 = time.perf_counter()
+    g = load_tflite(model, name=name)
+    t_import = time.perf_counter() - t0
+    ctx = PassContext(options={})
+    lowered = run_pipeline(g, TFLITE_PIPELINE, ctx)
+    t_render = time.perf_counter()
+    files = render(lowered, name)
+    timings = {"import": t_import, **dict(ctx.timings), "render": time.perf_counter() - t_render,
+               "total": time.perf_counter() - t0}
+    return Artifact(name, dequantized(g), lowered, files, timings)

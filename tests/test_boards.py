@@ -213,7 +213,7 @@ def test_build_does_not_fit_names_the_overflow(tmp_path):
     m = re.search(r"big does not fit stm32f103c8: flash needs ([\d,]+) B of 65,536 B \(([\d,]+) B over\)", line)
     assert m, line
     need, over = (int(v.replace(",", "")) for v in m.groups())
-    assert need - 65536 == over > 100_000
+    assert need - 65536 == over > 0
 
 
 # ---- run under QEMU ----------------------------------------------------------------------------------

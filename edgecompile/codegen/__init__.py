@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import __version__
-from ..analysis import const_bytes, node_macs, total_macs
+from ..analysis import const_bytes, emitted_consts, node_macs, total_macs
 from ..ir import Graph
 from ..ops import REGISTRY
 from ..paths import runtime_dir
@@ -81,11 +81,7 @@ def render(g: Graph, name: str, options: dict | None = None) -> dict[str, str]:
     mem = g.meta["memory"]
     storage = mem["storage"]
     arena = f"{name}_arena"
-    used = []
-    for n in g.nodes:
-        for i in n.inputs:
-            if i and g.tensors[i].is_const and i not in used:
-                used.append(i)
+    used = emitted_consts(g)
     consts = {t: ConstView(f"{name}_w{k}", t, _CTYPE[g.tensors[t].dtype], g.tensors[t].data)
               for k, t in enumerate(used)}
     nodes = []
@@ -95,7 +91,8 @@ def render(g: Graph, name: str, options: dict | None = None) -> dict[str, str]:
         nodes.append(NodeView(
             id=k, name=n.name, op=n.op.value, source_op=n.source_op or n.op.value, kernel=n.kernel,
             template=spec.impl(n.variant)[1], sym=f"{name}_n{k}", p=n.params or {},
-            ins=[_ptr(storage, i, consts, arena) if i else "NULL" for i in n.inputs],
+            ins=[_ptr(storage, i, consts, arena) if i and (i in consts or not g.tensors[i].is_const) else "NULL"
+                 for i in n.inputs],
             out=_ptr(storage, n.outputs[0], consts, arena), size=out.size, nbytes=out.nbytes,
             in_shapes=[g.tensors[i].shape if i else None for i in n.inputs], out_shape=out.shape))
     ops = {t: env.get_template(t).module for t in sorted({n.template for n in nodes if n.template})}

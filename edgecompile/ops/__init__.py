@@ -35,13 +35,17 @@ class Variant:
     """A specialised kernel for some nodes of an op (e.g. sparse weights), chosen by lower.
 
     choose(node, ins, out, params, options) -> bool decides per node; prepare(node, ins, out,
-    params) -> params extends the op's own params; ref_int8 is the variant kernel's twin."""
+    params) -> params extends the op's own params; ref_int8 is the variant kernel's twin.  Inputs in
+    ``replaces`` travel inside the params instead (codegen does not emit them); flash_bytes(params)
+    counts those params' bytes for the weights figures."""
     name: str
     kernel: str
     template: str
     choose: Callable[..., bool]
     prepare: Callable[..., dict]
     ref_int8: Callable[..., Any]
+    replaces: tuple[int, ...] = ()
+    flash_bytes: Callable[[dict], int] | None = None
 
 
 @dataclass
@@ -70,8 +74,11 @@ class OpSpec:
         """(kernel, template, ref_int8) of the base op or of a named variant."""
         if variant is None:
             return self.kernel, self.template, self.ref_int8
-        v = next(v for v in self.variants if v.name == variant)
+        v = self.variant(variant)
         return v.kernel, v.template, v.ref_int8
+
+    def variant(self, name: str | None) -> Variant | None:
+        return None if name is None else next(v for v in self.variants if v.name == name)
 
 
 REGISTRY: dict[Op, OpSpec] = {}

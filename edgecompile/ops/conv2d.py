@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Op
-from . import Case, OpSpec, register
+from . import Case, OpSpec, dense_variants, register, sparse
 from ._common import (INF, act_mask, apply_act, conv_out, dims4, grad_dtype, int_matmul, requant_out,
                       weighted_params, window_params)
 
@@ -147,4 +147,5 @@ CASES = [
 
 register(OpSpec(Op.CONV2D, kernel="ec_conv2d_s8", template="ops/conv2d.c.j2",
                 infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
-                weights={1: 0}, bias=2, consts=(1, 2), grad=grad))
+                weights={1: 0}, bias=2, consts=(1, 2), grad=grad,
+                variants=[sparse.POINTWISE, sparse.variant("conv2d", ref_int8), *dense_variants.CONV2D]))

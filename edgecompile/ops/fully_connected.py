@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Op
-from . import Case, OpSpec, register
+from . import Case, OpSpec, dense_variants, register, sparse
 from ._common import INF, act_mask, apply_act, grad_dtype, int_matmul, requant_out, weighted_params
 
 
@@ -60,4 +60,5 @@ CASES = [
 
 register(OpSpec(Op.FULLY_CONNECTED, kernel="ec_fully_connected_s8", template="ops/fully_connected.c.j2",
                 infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
-                weights={1: 0}, bias=2, consts=(1, 2), grad=grad))
+                weights={1: 0}, bias=2, consts=(1, 2), grad=grad,
+                variants=[sparse.variant("fully_connected", ref_int8), dense_variants.FOLDED]))

@@ -19,6 +19,17 @@ ec_status ec_conv2d_s8(const ec_context *ctx, const ec_conv_params *p, const ec_
                        const int32_t *bias,
                        const ec_dims *output_dims, int8_t *output);
 
+/* Conv2D (one group) through im2col: two output pixels' patches are copied into a stack buffer
+ * (padded taps hold the input zero point) and multiplied as fully connected rows.  bias is the
+ * EFFECTIVE bias, bias + input_offset * sum(w) per output channel (folded at compile time; NULL
+ * only if that is 0).  Needs KH * KW * C_IN <= EC_IM2COL_MAX_K, else EC_ARG_ERROR. */
+#define EC_IM2COL_MAX_K 320
+ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, const ec_quant_params *q,
+                              const ec_dims *input_dims, const int8_t *input,
+                              const ec_dims *filter_dims, const int8_t *filter,
+                              const int32_t *effective_bias,
+                              const ec_dims *output_dims, int8_t *output);
+
 /* Depthwise conv.  input [N, H, W, C]; filter [1, KH, KW, C * ch_mult]; bias [C * ch_mult]. */
 ec_status ec_depthwise_conv2d_s8(const ec_context *ctx, const ec_dw_conv_params *p,
                                  const ec_quant_params *q,
@@ -72,5 +83,18 @@ ec_status ec_pad_s8(const ec_pad_params *p, const ec_dims *input_dims, const int
 /* 4-D transpose: output axis i is input axis perm[i] (axes in n, h, w, c order). */
 ec_status ec_transpose_s8(const int32_t *perm, const ec_dims *input_dims, const int8_t *input,
                           const ec_dims *output_dims, int8_t *output);
+
+/* Sparse variants: the filter in ec_sparse_filter's bitmask format, filter_dims as the dense
+ * kernel's; only the non-zero weights are multiplied, outputs are identical to the dense kernel's. */
+ec_status ec_fully_connected_sparse_s8(const ec_context *ctx, const ec_fc_params *p, const ec_quant_params *q,
+                                       const ec_dims *input_dims, const int8_t *input,
+                                       const ec_dims *filter_dims, const ec_sparse_filter *filter,
+                                       const int32_t *bias,
+                                       const ec_dims *output_dims, int8_t *output);
+ec_status ec_conv2d_sparse_s8(const ec_context *ctx, const ec_conv_params *p, const ec_quant_params *q,
+                              const ec_dims *input_dims, const int8_t *input,
+                              const ec_dims *filter_dims, const ec_sparse_filter *filter,
+                              const int32_t *bias,
+                              const ec_dims *output_dims, int8_t *output);
 
 #endif /* EC_RUNTIME_H */

@@ -84,4 +84,13 @@ typedef struct {
     int32_t value;                /* the quantized pad value (usually the zero point) */
 } ec_pad_params;
 
+/* Sparse int8 filter, bitmask format (edgecompile/ops/sparse.py).  The filter [C_OUT, KH, KW, C] is
+ * seen as C_OUT x TAPS rows of C weights (TAPS = KH * KW; 1 for fully connected).  For each output
+ * channel and tap, in that order, ceil(C / 8) mask bytes: bit j of byte k set <=> channel 8k + j is
+ * non-zero (bits past C are 0).  values: the non-zero weights in (output channel, tap, channel) order. */
+typedef struct {
+    const uint8_t *mask;
+    const int8_t *values;
+} ec_sparse_filter;
+
 #endif /* EC_TYPES_H */

@@ -1,0 +1,120 @@
+"""Model compression before quantization: pruning (unstructured and structured), sensitivity
+analysis, fine-tuning and the accuracy-vs-size sweep."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..errors import OptionError
+from ..ir import Graph
+
+SCOPES = ("global", "layer", "sensitivity")
+
+
+def _check(v, what: str, hi: float = 1.0) -> None:
+    if v is not None and not (isinstance(v, (int, float)) and 0.0 <= float(v) < hi):
+        raise OptionError(f"{what} must be a fraction in [0, 1), got {v!r}")
+
+
+def compress(model, *, prune: float | None = None, prune_scope: str = "global", prune_channels: float | None = None,
+             importance: str = "l1", data: dict | None = None, labels=None, calib: dict | None = None,
+             epochs: int | None = None, distill: bool = False, lr: float | None = None, optimizer: str = "adam",
+             batch_size: int = 32, seed: int = 0, progress: bool = False, log=None) -> Graph:
+    """A compressed float graph (BN folded, canonical) for ``compile_model(float_graph=...)``.
+
+    model        ONNX path / ModelProto (imported with BatchNorm kept while pruning and fine-tuning)
+                 or an already imported float Graph
+    prune        fraction of the weights to zero (unstructured magnitude pruning); with fine-tuning
+                 data the masks grow gradually over the first 60% of the steps
+    prune_scope  "global" (one magnitude threshold), "layer" (same fraction per layer) or
+                 "sensitivity" (per-layer fractions from compress.sensitivity on data / calib)
+    prune_channels  fraction of each layer's output channels to remove (structured surgery), then a
+                 least-squares refit of the FC / pointwise layers on data or calib (prune_channels.reconstruct)
+    importance   channel importance: "l1" | "l2" | "activation"
+    data, labels fine-tuning samples {input: [N, ...]} and optional labels (else: autoencoders
+                 reconstruct their input, classifiers distil from the unpruned model)
+    calib        samples for BN re-estimation / activation importance when ``data`` is None
+    distill      also distil from the unpruned float model when labels are given
+    """
+    from .. import train
+    from ..passes import PassContext
+    from ..passes.prune import apply_masks, global_masks, magnitude_masks
+    from ..passes.prune_channels import prune_channels as channels_pass
+    from ..train.autograd import bn_attr
+    _check(prune, "--prune sparsity")
+    _check(prune_channels, "--prune-channels fraction")
+    if prune_scope not in SCOPES:
+        raise OptionError(f"unknown pruning scope {prune_scope!r} (choose from {', '.join(SCOPES)})")
+    if epochs is not None and epochs < 0:
+        raise OptionError(f"--epochs must be >= 0, got {epochs}")
+    tune = data is not None and (epochs is None or epochs > 0)
+    epochs = 0 if not tune else (epochs or 10)
+    if isinstance(model, Graph):
+        g = model
+    else:       # BatchNorm kept apart while pruning / fine-tuning (when the model has any)
+        from ..compiler import import_model
+        g = import_model(model)
+        if tune or prune_channels:
+            gu = train.import_unfolded(model)
+            if any(bn_attr(n) for n in gu.nodes):
+                g = dataclasses.replace(gu, meta={**g.meta, **gu.meta})
+    teacher = g
+    samples = data if data is not None else calib
+    sub = None if samples is None else _spread(samples, 512)
+    if prune_channels:
+        ctx = PassContext(options={"prune_channels": dict(fraction=prune_channels, importance=importance, data=sub)})
+        g = channels_pass(g, ctx)
+        if samples is not None:
+            from ..passes.prune_channels import reconstruct
+            g = reconstruct(g, teacher, _spread(samples, 20000))
+    sched = None
+    if prune:
+        ratios = None
+        if prune_scope == "sensitivity":
+            if samples is None:
+                raise OptionError("--prune-scope sensitivity needs data (--finetune or --calib)")
+            from .sensitivity import ratios_for_target, scorer, sensitivity
+            lab = labels if data is not None else None
+            base, sens = sensitivity(g, scorer(g, samples, lab))
+            ratios = ratios_for_target(base, sens, {k: g.tensors[k].size for k in sens}, prune)
+            g.meta["prune_ratios"] = ratios
+        if tune:
+            def prune_fn(w, s, masks):
+                if ratios is not None:
+                    return {k: magnitude_masks(_view(w), ratios={k: ratios[k] * s / prune}, tensors=[])[k] for k in w}
+                if prune_scope == "global":
+                    return global_masks(w, s, masks)
+                return train.magnitude_masks(w, s, masks)
+            sched = train.GradualPruning(prune, begin=0.0, end=0.6, prune_fn=prune_fn)
+        else:
+            g = apply_masks(g, magnitude_masks(g, prune, scope="global" if prune_scope == "global" else "layer",
+                                               ratios=ratios))
+    if tune:
+        head, beta = train.find_head(g)
+        autoencoder = beta is None and len(g.inputs) == 1 and g.tensors[g.inputs[0]].size == g.tensors[head].size
+        use_teacher = distill or (labels is None and not autoencoder)
+        g = train.finetune(g, data, labels, teacher=teacher if use_teacher else None,
+                           epochs=epochs, batch_size=batch_size, lr=lr or 1e-3, optimizer=optimizer,
+                           masks=train.masks_from_zeros(g) if sched is None and g.meta.get("prune_masks") else None,
+                           sparsity_schedule=sched, seed=seed, progress=progress, log=log)
+    elif prune_channels and sub is not None and any(bn_attr(n) for n in g.nodes):
+        g = train.reestimate_bn(g, sub)
+    if any(bn_attr(n) for n in g.nodes):
+        meta = dict(g.meta)
+        g = train.fold(g)
+        g.meta = {**meta, **g.meta}
+    return g
+
+
+def _view(weights: dict) -> Graph:
+    """A throwaway graph holding ``weights`` as constants (to reuse the graph-level pruning helpers)."""
+    from ..ir import Tensor
+    return Graph("w", {k: Tensor(k, np.shape(v), data=np.asarray(v)) for k, v in weights.items()}, [], [], [])
+
+
+def _spread(samples: dict, n: int) -> dict:
+    """At most n samples, evenly spaced over the set (data is often ordered by recording)."""
+    size = len(next(iter(samples.values())))
+    idx = np.unique(np.linspace(0, size - 1, min(n, size)).astype(int))
+    return {k: np.asarray(v)[idx] for k, v in samples.items()}
