@@ -8,6 +8,7 @@
  * a time (SXTB16, SADD16 of the input offset, SMLAD); the scalar loop does the rest. */
 #include "ec_runtime.h"
 #include "ec_fixedpoint.h"
+#include "ec_window.h"
 #if EC_HAS_DSP
 #include "ec_dsp.h"
 #endif
@@ -37,15 +38,6 @@ EC_INLINE void ec_conv_dsp_pair(const int8_t *x, const int8_t *w0, const int8_t 
 #endif
 
 /* [lo, hi) of the taps k in [0, k_n) whose position start + k * dil lies in [0, size). */
-EC_INLINE void ec_tap_range(int32_t start, int32_t dil, int32_t k_n, int32_t size, int32_t *lo, int32_t *hi)
-{
-    const int32_t l = start < 0 ? (-start + dil - 1) / dil : 0;
-    const int32_t room = size - start;
-    const int32_t h = room <= 0 ? 0 : (room + dil - 1) / dil;
-    *lo = l;
-    *hi = h < k_n ? (h > l ? h : l) : (k_n > l ? k_n : l);
-}
-
 ec_status ec_conv2d_s8(const ec_context *ctx, const ec_conv_params *p, const ec_quant_params *q,
                        const ec_dims *input_dims, const int8_t *input,
                        const ec_dims *filter_dims, const int8_t *filter,

@@ -7,20 +7,12 @@
  * input offset, SMLABB/SMLATT into 4 accumulators.  The scalar loop does the remaining channels. */
 #include "ec_runtime.h"
 #include "ec_fixedpoint.h"
+#include "ec_window.h"
 #if EC_HAS_DSP
 #include "ec_dsp.h"
 #endif
 
 /* [lo, hi) of the taps k in [0, k_n) whose position start + k * dil lies in [0, size). */
-EC_INLINE void ec_dw_tap_range(int32_t start, int32_t dil, int32_t k_n, int32_t size, int32_t *lo, int32_t *hi)
-{
-    const int32_t l = start < 0 ? (-start + dil - 1) / dil : 0;
-    const int32_t room = size - start;
-    const int32_t h = room <= 0 ? 0 : (room + dil - 1) / dil;
-    *lo = l;
-    *hi = h < k_n ? (h > l ? h : l) : (k_n > l ? k_n : l);
-}
-
 EC_INLINE void ec_dw_store(int32_t acc, int32_t oc, const ec_quant_params *q, const ec_dw_conv_params *p,
                            int8_t *output)
 {
@@ -52,11 +44,11 @@ ec_status ec_depthwise_conv2d_s8(const ec_context *ctx, const ec_dw_conv_params 
         for (int32_t oy = 0; oy < out_h; oy++) {
             const int32_t y0 = oy * p->stride.h - p->padding.h;
             int32_t ky_lo, ky_hi;
-            ec_dw_tap_range(y0, dil_h, k_h, in_h, &ky_lo, &ky_hi);
+            ec_tap_range(y0, dil_h, k_h, in_h, &ky_lo, &ky_hi);
             for (int32_t ox = 0; ox < out_w; ox++) {
                 const int32_t x0 = ox * p->stride.w - p->padding.w;
                 int32_t kx_lo, kx_hi;
-                ec_dw_tap_range(x0, dil_w, k_w, in_w, &kx_lo, &kx_hi);
+                ec_tap_range(x0, dil_w, k_w, in_w, &kx_lo, &kx_hi);
                 /* the first valid tap of channel 0 */
                 const int8_t *in_tap = in_n + ((y0 + ky_lo * dil_h) * in_w + x0 + kx_lo * dil_w) * in_c;
                 const int8_t *w_tap = filter + (ky_lo * k_w + kx_lo) * out_c;
