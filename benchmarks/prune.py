@@ -14,6 +14,7 @@ and a "Pruning" section (between <!-- prune:begin --> and <!-- prune:end -->) to
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import tempfile
@@ -35,6 +36,11 @@ from edgecompile.passes.prune_channels import channel_fraction  # noqa: E402
 from edgecompile.reference import run_float_batch  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+
+
+def rel(p) -> str:
+    """A path as the commands show it: relative to the repository root."""
+    return os.path.relpath(p, HERE.parent)
 DATA = HERE / "data"
 BEGIN, END = "<!-- prune:begin -->", "<!-- prune:end -->"
 BOARD = "mps2-an386"
@@ -105,7 +111,8 @@ def digits() -> dict:
         (f"int8 within 1 point of the unpruned float: {100 * (p['int8'] - b['float']):+.2f} points",
          p["int8"] >= b["float"] - 0.01),
         (f"weights ≤ 35% of dense int8: {p['weights'] / b['weights']:.1%}", p["weights"] <= 0.35 * b["weights"])])
-    r["command"] = ("edgecompile compile edgecompile/examples/digits_cnn.onnx --calib edgecompile/examples/digits_calib.npz "
+    r["command"] = ("edgecompile compile edgecompile/examples/digits_cnn.onnx "
+                    "--calib edgecompile/examples/digits_calib.npz "
                     "--prune 0.85 --finetune benchmarks/data/digits_train.npz --epochs 10 --lr 3e-3 --distill "
                     "--sparse size -o out/digits_pruned && edgecompile verify out/digits_pruned --inputs "
                     "edgecompile/examples/digits_test.npz")
@@ -144,8 +151,9 @@ def ad() -> dict:
         (f"≥ 50% of channels removed: {r['channels']:.1%}", r["channels"] >= 0.5),
         (f"AUC ≥ 0.85: {p['int8']:.4f}", p["int8"] >= 0.85),
         (f"≥ 1.8x fewer {unit} than unpruned int8: {speed:.2f}x", speed >= 1.8)])
-    r["command"] = (f"edgecompile compile {model} --calib benchmarks/data/ad_fc_autoencoder_calib.npz "
-                    "--prune-channels 0.5 --importance activation --finetune benchmarks/data/ad_fc_autoencoder_finetune.npz "
+    r["command"] = (f"edgecompile compile {rel(model)} --calib benchmarks/data/ad_fc_autoencoder_calib.npz "
+                    "--prune-channels 0.5 --importance activation "
+                    "--finetune benchmarks/data/ad_fc_autoencoder_finetune.npz "
                     "--epochs 0 -o out/ad_pruned  (AUC over clips: python benchmarks/prune.py --only ad)")
     return r
 
@@ -169,7 +177,8 @@ def kws() -> dict:
         (f"≥ 50% unstructured sparsity (int8): {p['sparsity']:.1%}", p["sparsity"] >= 0.5),
         (f"int8 accuracy ≥ 89%: {100 * p['int8']:.1f}%", p["int8"] >= 0.89),
         (f"weights smaller than dense int8: {p['weights']:,} < {b['weights']:,} B", p["weights"] < b["weights"])])
-    r["command"] = (f"edgecompile compile {B.model_path(task)} --calib benchmarks/data/kws_dscnn_calib.npz --prune 0.5 "
+    r["command"] = (f"edgecompile compile {rel(B.model_path(task))} --calib benchmarks/data/kws_dscnn_calib.npz "
+                    "--prune 0.5 "
                     "--prune-scope sensitivity --finetune benchmarks/data/kws_dscnn_finetune.npz --epochs 20 --lr 3e-3 "
                     "--distill --sparse size -o out/kws_pruned && edgecompile verify out/kws_pruned --inputs "
                     "benchmarks/data/kws_dscnn_eval.npz")
@@ -219,8 +228,8 @@ def section(rows: list[dict], total_s: float) -> str:
         out.append(f"**{r['name']}** — `{r['command']}`")
         out += [f"- {'met' if ok else 'MISSED'}: {txt}" for txt, ok in r["target"]]
         if r.get("frontier"):
-            out.append("- smaller channel fractions, same recipe (float AUC; MACs): " + ", ".join(
-                f"{c:.0%} removed: {a:.4f}; {m:,}" for _, c, a, m in r["frontier"]))
+            out.append("- smaller channel fractions, same recipe: " + "; ".join(
+                f"{c:.0%} removed: float AUC {a:.4f}, {m:,} MACs" for _, c, a, m in r["frontier"]))
         out.append("")
     out.append(NOTES)
     out.append(END)

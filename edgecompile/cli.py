@@ -37,7 +37,7 @@ def _compile(args, model: str):
 
 def _compression(args) -> dict:
     """compile_model's compression options from the flags quant_opts adds."""
-    return dict(prune=getattr(args, "prune", None), prune_scope=args.prune_scope,
+    return dict(prune=getattr(args, "prune", None), prune_scope=args.prune_scope, prune_budget=args.prune_budget,
                 prune_channels=getattr(args, "prune_channels", None),
                 importance=args.importance, finetune=args.finetune, epochs=args.epochs, distill=args.distill,
                 lr=args.lr, sparse=args.sparse)
@@ -210,7 +210,7 @@ def cmd_sweep(args) -> int:
     except ValueError:
         raise OptionError(f"--levels {args.levels!r}: expected comma-separated fractions, e.g. 0,0.5,0.8") from None
     kw = _compression(args)
-    kw.pop("prune"), kw.pop("prune_channels")
+    kw.pop("prune"), kw.pop("prune_channels"), kw.pop("prune_budget")
     finetune = kw.pop("finetune")
     rows = sweep(args.model, calib=args.calib, evaluation=args.eval, levels=levels, channels=args.channels,
                  outdir=args.output, finetune=finetune, board=None if args.board == "none" else args.board,
@@ -339,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--prune-scope", default="global", choices=["global", "layer", "sensitivity"],
                        help="--prune: one magnitude threshold for all layers (default), the same fraction per "
                             "layer, or per-layer fractions from a sensitivity analysis on the data")
+        g.add_argument("--prune-budget", type=float, metavar="DROP",
+                       help="instead of --prune: prune each layer as far as that alone costs at most DROP of "
+                            "accuracy on the data (0.01 = 1 point; agreement with the unpruned model without labels)")
         g.add_argument("--importance", default="l1", choices=["l1", "l2", "activation"],
                        help="--prune-channels: filter norm (default) or mean activation on the data")
         g.add_argument("--finetune", metavar="DATA.npz",

@@ -71,7 +71,8 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
                   per_channel: bool = True, max_calib: int = 500, progress: bool = False,
                   float_graph: Graph | None = None, ranges: dict | None = None,
                   channels_last_input: bool = False, sparse: str = "auto", prune: float | None = None,
-                  prune_scope: str = "global", prune_channels: float | None = None, importance: str = "l1",
+                  prune_scope: str = "global", prune_budget: float | None = None,
+                  prune_channels: float | None = None, importance: str = "l1",
                   finetune=None, epochs: int | None = None, distill: bool = False,
                   lr: float | None = None) -> Artifact:
     """ONNX model -> Artifact (lowered graph + rendered files).  ``calib`` is an .npz path, a dict
@@ -79,7 +80,8 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
     declared layout.  ``channels_last_input``: the C API takes NCHW inputs as NHWC (see load_onnx).
 
     Compression (edgecompile.compress.compress, between import and quantize): ``prune`` (fraction of
-    weights zeroed, ``prune_scope`` global | layer | sensitivity), ``prune_channels`` (fraction of
+    weights zeroed, ``prune_scope`` global | layer | sensitivity, or per-layer ratios within an accuracy
+    ``prune_budget``), ``prune_channels`` (fraction of
     output channels removed, ``importance`` l1 | l2 | activation), ``finetune`` (.npz path or dict of
     arrays, optional ``y`` labels) for ``epochs`` with ``distill``-ation from the unpruned model.
     ``sparse``: sparse weight kernels "auto" (where smaller and not slower) | "size" (where smaller)
@@ -105,9 +107,10 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
         src = str(calib) if not isinstance(calib, dict) else "calibration data"
         arrays = D.load_npz(calib) if not isinstance(calib, dict) else calib
         inputs = D.input_arrays(g, arrays, src)
-    if prune is not None or prune_channels is not None or finetune is not None:
+    if prune is not None or prune_budget is not None or prune_channels is not None or finetune is not None:
         g = _compress(model if float_graph is None and not channels_last_input else g, g, inputs, finetune,
-                      prune=prune, prune_scope=prune_scope, prune_channels=prune_channels, importance=importance,
+                      prune=prune, prune_scope=prune_scope, prune_budget=prune_budget,
+                      prune_channels=prune_channels, importance=importance,
                       epochs=epochs, distill=distill, lr=lr, progress=progress)
         g.name = name
     feeds = D.samples(inputs)[:max_calib]

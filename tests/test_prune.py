@@ -46,7 +46,8 @@ def test_threshold_ratios_and_pass_contract(digits):
     for k in prunable(g):
         np.testing.assert_array_equal(g.tensors[k].data, before[k])          # input untouched
         w = out.tensors[k].data
-        assert np.all(w[np.abs(before[k]) <= 0.05] == 0) and np.all(w[np.abs(before[k]) > 0.05] == before[k][np.abs(before[k]) > 0.05])
+        big = np.abs(before[k]) > 0.05
+        assert np.all(w[~big] == 0) and np.all(w[big] == before[k][big])
         np.testing.assert_array_equal(out.meta["prune_masks"][k], w != 0)
     fc1 = "fc1.weight/nhwc"
     out = prune(g, PassContext(options={"prune": {"sparsity": 0.2, "ratios": {fc1: 0.9}, "scope": "layer"}}))
@@ -115,3 +116,14 @@ def test_compile_options_and_errors(digits, tmp_path):
     assert "fine-tuning" in err
     code, out, err = run_cli("verify", tmp_path / "o", "--inputs", DIGITS_TEST)
     assert code == 0 and "bit-exact" in out, err
+
+
+def test_prune_budget(digits):
+    g, calib, test = digits
+    out = compress(g, prune_budget=0.02, data={"input": test["input"][:300]}, labels=test["y"][:300], epochs=0)
+    ratios = out.meta["prune_ratios"]
+    assert set(ratios) == set(prunable(g)) and max(ratios.values()) >= 0.5
+    for k, r in ratios.items():
+        assert np.mean(out.tensors[k].data == 0) == pytest.approx(r, abs=0.01)
+    with pytest.raises(OptionError, match="--prune-budget"):
+        compress(g, prune=0.5, prune_budget=0.01, calib=calib)

@@ -30,7 +30,8 @@ def _graph(kind: str, seed: int = 0) -> Graph:
         nodes.append(Node(name, op, ins, [name], attrs))
         return name
     relu = dict(act_min=0.0)
-    a = node("a", Op.CONV2D, ["x", const("wa", (8, 3, 3, 3)), const("ba", (8,))], (1, 6, 5, 8), pads=(1, 1, 1, 1), **relu)
+    a = node("a", Op.CONV2D, ["x", const("wa", (8, 3, 3, 3)), const("ba", (8,))], (1, 6, 5, 8), pads=(1, 1, 1, 1),
+             **relu)
     bn = node("bn", Op.DEPTHWISE_CONV2D, [a, const("s", (1, 1, 1, 8)), const("sh", (8,))], (1, 6, 5, 8),
               bn=dict(gamma=np.ones(8, np.float32), beta=np.zeros(8, np.float32), mean=np.zeros(8, np.float32),
                       var=np.ones(8, np.float32), eps=1e-5))

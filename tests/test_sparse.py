@@ -38,6 +38,7 @@ LAYERS = [  # (op, x shape, w shape, attrs)
     ("conv_groups", (1, 6, 6, 12), (9, 3, 3, 4), dict(groups=3, pads=(1, 1, 1, 1))),
     ("conv_1ch_big_kernel", (1, 12, 6, 1), (6, 5, 4, 1), dict(strides=(2, 1), pads=(2, 1, 2, 2))),
     ("conv_kernel_gt_input", (1, 3, 2, 3), (4, 5, 5, 3), dict(pads=(2, 2, 2, 2))),
+    ("conv_all_pad_rows", (1, 4, 4, 2), (3, 2, 2, 2), dict(strides=(2, 2), pads=(0, 0, 3, 3))),
     ("pointwise", (1, 5, 4, 17), (6, 1, 1, 17), {}),
 ]
 
@@ -124,3 +125,24 @@ def test_bad_mode():
     g, feeds = _graph("fc", (1, 8), (4, 8), {}, 0.5)
     with pytest.raises(OptionError, match="--sparse"):
         compile_model(None, name="m", calib=feeds, float_graph=g, sparse="sometimes")
+
+
+@pytest.mark.slow
+def test_cost_model_on_qemu(tmp_path):
+    """Where the model says sparse is faster (a 95% sparse FC) or slower (a 50% sparse 3x3 conv), the
+    Cortex-M4 under QEMU agrees."""
+    import shutil
+    if not shutil.which("qemu-system-arm") or not shutil.which("arm-none-eabi-gcc"):
+        pytest.skip("needs qemu-system-arm and arm-none-eabi-gcc")
+    from edgecompile.firmware import run
+    for k, (layer, pattern) in enumerate([(("fc", (1, 640), (16, 640), {}), 0.95),
+                                          (LAYERS[3], 0.5)]):
+        g, feeds = _graph(*layer, pattern)
+        counts = {}
+        for mode in ("never", "always"):
+            art = compile_model(None, name="m", calib=feeds, float_graph=g, sparse=mode)
+            res = run(write_project(art, tmp_path / f"{k}{mode}"), "mps2-an386", {"x": feeds["x"][:1]})
+            assert res.ok
+            counts[mode] = res.instructions[0]
+        auto = compile_model(None, name="m", calib=feeds, float_graph=g, sparse="auto").graph.nodes[0].variant
+        assert (auto == "sparse") == (counts["always"] < counts["never"]), (layer[0], counts, auto)

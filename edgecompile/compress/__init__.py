@@ -17,7 +17,8 @@ def _check(v, what: str, hi: float = 1.0) -> None:
         raise OptionError(f"{what} must be a fraction in [0, 1), got {v!r}")
 
 
-def compress(model, *, prune: float | None = None, prune_scope: str = "global", prune_channels: float | None = None,
+def compress(model, *, prune: float | None = None, prune_scope: str = "global", prune_budget: float | None = None,
+             prune_channels: float | None = None,
              importance: str = "l1", data: dict | None = None, labels=None, calib: dict | None = None,
              epochs: int | None = None, distill: bool = False, lr: float | None = None, optimizer: str = "adam",
              batch_size: int = 32, seed: int = 0, progress: bool = False, log=None) -> Graph:
@@ -29,6 +30,8 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
                  data the masks grow gradually over the first 60% of the steps
     prune_scope  "global" (one magnitude threshold), "layer" (same fraction per layer) or
                  "sensitivity" (per-layer fractions from compress.sensitivity on data / calib)
+    prune_budget instead of a sparsity: prune each layer as far as its own pruning costs at most this
+                 much score (accuracy, or agreement with the unpruned model) on data / calib
     prune_channels  fraction of each layer's output channels to remove (structured surgery), then a
                  least-squares refit of the FC / pointwise layers on data or calib (prune_channels.reconstruct)
     importance   channel importance: "l1" | "l2" | "activation"
@@ -44,6 +47,8 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
     from ..train.autograd import bn_attr
     _check(prune, "--prune sparsity")
     _check(prune_channels, "--prune-channels fraction")
+    if prune_budget is not None and (prune is not None or not 0.0 <= prune_budget <= 1.0):
+        raise OptionError("--prune-budget is a score drop in [0, 1] and replaces --prune SPARSITY")
     if prune_scope not in SCOPES:
         raise OptionError(f"unknown pruning scope {prune_scope!r} (choose from {', '.join(SCOPES)})")
     if epochs is not None and epochs < 0:
@@ -68,17 +73,20 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
         if samples is not None:
             from ..passes.prune_channels import reconstruct
             g = reconstruct(g, teacher, _spread(samples, 20000))
-    sched = None
+    sched, ratios = None, None
+    if prune_budget is not None or (prune and prune_scope == "sensitivity"):
+        if samples is None:
+            raise OptionError("sensitivity-based pruning needs data (--finetune or --calib)")
+        from .sensitivity import ratios_for_target, ratios_under_budget, scorer, sensitivity
+        idx = _spread_index(len(next(iter(samples.values()))), 500)
+        lab = None if labels is None or data is None else np.asarray(labels)[idx]
+        base, sens = sensitivity(g, scorer(g, {k: np.asarray(v)[idx] for k, v in samples.items()}, lab))
+        sizes = {k: g.tensors[k].size for k in sens}
+        ratios = ratios_under_budget(base, sens, prune_budget) if prune_budget is not None else \
+            ratios_for_target(base, sens, sizes, prune)
+        prune = sum(ratios[k] * sizes[k] for k in sens) / max(sum(sizes.values()), 1) or None
+        g.meta["prune_ratios"] = ratios
     if prune:
-        ratios = None
-        if prune_scope == "sensitivity":
-            if samples is None:
-                raise OptionError("--prune-scope sensitivity needs data (--finetune or --calib)")
-            from .sensitivity import ratios_for_target, scorer, sensitivity
-            lab = labels if data is not None else None
-            base, sens = sensitivity(g, scorer(g, samples, lab))
-            ratios = ratios_for_target(base, sens, {k: g.tensors[k].size for k in sens}, prune)
-            g.meta["prune_ratios"] = ratios
         if tune:
             def prune_fn(w, s, masks):
                 if ratios is not None:
@@ -104,6 +112,8 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
         meta = dict(g.meta)
         g = train.fold(g)
         g.meta = {**meta, **g.meta}
+    if prune:
+        g.meta["prune_masks"] = train.masks_from_zeros(g)    # folding renamed the weights
     return g
 
 
@@ -113,8 +123,11 @@ def _view(weights: dict) -> Graph:
     return Graph("w", {k: Tensor(k, np.shape(v), data=np.asarray(v)) for k, v in weights.items()}, [], [], [])
 
 
+def _spread_index(size: int, n: int) -> np.ndarray:
+    """At most n indices, evenly spaced over ``size`` samples (data is often ordered by recording)."""
+    return np.unique(np.linspace(0, size - 1, min(n, size)).astype(int))
+
+
 def _spread(samples: dict, n: int) -> dict:
-    """At most n samples, evenly spaced over the set (data is often ordered by recording)."""
-    size = len(next(iter(samples.values())))
-    idx = np.unique(np.linspace(0, size - 1, min(n, size)).astype(int))
+    idx = _spread_index(len(next(iter(samples.values()))), n)
     return {k: np.asarray(v)[idx] for k, v in samples.items()}

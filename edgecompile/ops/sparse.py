@@ -14,8 +14,9 @@ import numpy as np
 
 from . import Variant
 
-# Cortex-M4 instructions per output value (gcc -O2, QEMU -icount, fitted on single-layer models with
-# the DSP dense kernels; tests/test_sparse.py checks the sign of the comparison on QEMU).
+# Cortex-M4 instructions per output value (gcc -O2, QEMU -icount, least-squares fit over single-layer
+# FC / conv / pointwise models at 0-95% sparsity against the DSP dense kernels, within 11%;
+# tests/test_sparse.py::test_cost_model_on_qemu checks the decisions on QEMU).
 DENSE_FC = (114.0, 3.1)                  # per output, per MAC: FullyConnected with one row
 DENSE_ROWS = (77.0, 1.6)                 # ... with many rows (pointwise Conv2D): 2-row blocks
 DENSE_CONV = (109.0, 1.4, 1.7)           # per output, per tap, per MAC
@@ -127,6 +128,9 @@ def variant(kind: str, dense_ref) -> Variant:
 
 
 # A pointwise Conv2D runs the sparse FullyConnected kernel over its N*H*W pixels.
-POINTWISE = Variant("sparse_1x1", "ec_fully_connected_sparse_s8", "ops/fully_connected_sparse.c.j2",
-                    lambda node, ins, out, p, o: pointwise(node, ins) and _choose(node, ins, out, p, o, "fc"), _prepare_1x1, _ref_1x1,
-                    replaces=(1,), flash_bytes=_flash_bytes)
+def _choose_1x1(node, ins, out, params, options) -> bool:
+    return pointwise(node, ins) and _choose(node, ins, out, params, options, "fc")
+
+
+POINTWISE = Variant("sparse_1x1", "ec_fully_connected_sparse_s8", "ops/fully_connected_sparse.c.j2", _choose_1x1,
+                    _prepare_1x1, _ref_1x1, replaces=(1,), flash_bytes=_flash_bytes)

@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import OptionError
 from ..ir import Graph, Op, Tensor
 from ..ops import REGISTRY
+from ..ops.sparse import pointwise
 from ..reference import run_float_batch
 
 PINNED = 0
@@ -182,8 +183,8 @@ def select(g: Graph, fraction: float | None = None, ratios: dict | None = None, 
 
 
 def _take(t, axis: int, keep: np.ndarray):
-    return dataclasses.replace(t, data=np.ascontiguousarray(np.take(t.data, keep, axis=axis)),
-                               shape=tuple(np.take(t.data, keep, axis=axis).shape))
+    data = np.ascontiguousarray(np.take(t.data, keep, axis=axis))
+    return dataclasses.replace(t, data=data, shape=tuple(data.shape))
 
 
 def surgery(g: Graph, removed: set[int]) -> Graph:
@@ -193,7 +194,6 @@ def surgery(g: Graph, removed: set[int]) -> Graph:
     rm = np.array(sorted(removed), dtype=np.int64)
     keep = {t: np.flatnonzero(~np.isin(p, rm)) for t, p in prov.items()}
     masks = dict(g.meta.get("prune_masks") or {})
-    done: set[str] = set()
 
     def cut(name: str, axis: int, k: np.ndarray) -> None:
         t = g.tensors[name]
@@ -202,7 +202,6 @@ def surgery(g: Graph, removed: set[int]) -> Graph:
         g.tensors[name] = _take(t, axis, k)
         if name in masks:
             masks[name] = np.take(masks[name], k, axis=axis)
-        done.add(name)
 
     for n in g.nodes:
         kin, kout = keep.get(n.inputs[0]), keep[n.outputs[0]]
@@ -254,12 +253,12 @@ def reconstruct(g: Graph, original: Graph, data: dict, ridge: float = 1e-3) -> G
     old = {n.name: n for n in original.nodes}
     for n in g.nodes:
         w = g.tensors[n.inputs[1]] if len(n.inputs) > 1 and n.inputs[1] else None
-        if n.op not in (Op.FULLY_CONNECTED, Op.CONV2D) or not w.is_const or n.name not in old or \
-                (n.op == Op.CONV2D and (w.shape[1:3] != (1, 1) or any(n.attrs.get("pads", ())) or
-                                        tuple(n.attrs.get("strides", (1, 1))) != (1, 1) or n.attrs.get("groups", 1) != 1)):
+        if n.op not in (Op.FULLY_CONNECTED, Op.CONV2D) or not w.is_const or n.name not in old or (
+                n.op == Op.CONV2D and not pointwise(n, [None, w])):
             continue
         n0 = old[n.name]
-        w0, b0 = original.tensors[n0.inputs[1]].data, original.tensors[n0.inputs[2]].data if n0.inputs[2:] and n0.inputs[2] else 0.0
+        w0 = original.tensors[n0.inputs[1]].data
+        b0 = original.tensors[n0.inputs[2]].data if n0.inputs[2:] and n0.inputs[2] else 0.0
         x = env[n.inputs[0]].reshape(-1, w.shape[-1]).astype(np.float64)
         y = env0[n0.inputs[0]].reshape(-1, w0.shape[-1]).astype(np.float64) @ w0.reshape(len(w0), -1).T + b0
         y = y[:, keep.get(n.name, slice(None))]

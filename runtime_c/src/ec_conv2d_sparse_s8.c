@@ -4,6 +4,7 @@
  * taps are only counted, to advance the value pointer. */
 #include "ec_runtime.h"
 #include "ec_fixedpoint.h"
+#include "ec_window.h"
 
 /* index of the lowest set bit of a non-zero byte */
 static const uint8_t ec_conv_lowest_bit[256] = {
@@ -28,17 +29,6 @@ static int32_t ec_conv_count(const uint8_t *m, int32_t n)
     return c;
 }
 
-/* [*lo, *hi): the taps k < k_n with 0 <= start + k * dil < size */
-static void ec_conv_valid(int32_t start, int32_t dil, int32_t size, int32_t k_n, int32_t *lo, int32_t *hi)
-{
-    int32_t a = start < 0 ? (-start + dil - 1) / dil : 0;
-    int32_t b = size > start ? (size - start + dil - 1) / dil : 0;
-    a = a < k_n ? a : k_n;
-    b = b < k_n ? b : k_n;
-    *lo = a;
-    *hi = b > a ? b : a;
-}
-
 ec_status ec_conv2d_sparse_s8(const ec_context *ctx, const ec_conv_params *p, const ec_quant_params *q,
                               const ec_dims *input_dims, const int8_t *input,
                               const ec_dims *filter_dims, const ec_sparse_filter *filter,
@@ -58,11 +48,15 @@ ec_status ec_conv2d_sparse_s8(const ec_context *ctx, const ec_conv_params *p, co
         for (int32_t oy = 0; oy < out_h; oy++) {
             const int32_t y0 = oy * p->stride.h - p->padding.h;
             int32_t ky0, ky1;
-            ec_conv_valid(y0, p->dilation.h, in_h, k_h, &ky0, &ky1);
+            ec_tap_range(y0, p->dilation.h, k_h, in_h, &ky0, &ky1);
+            ky0 = ky0 < k_h ? ky0 : k_h;                     /* a window wholly in the padding */
+            ky1 = ky1 < k_h ? ky1 : k_h;
             for (int32_t ox = 0; ox < out_w; ox++) {
                 const int32_t x0 = ox * p->stride.w - p->padding.w;
                 int32_t kx0, kx1;
-                ec_conv_valid(x0, p->dilation.w, in_w, k_w, &kx0, &kx1);
+                ec_tap_range(x0, p->dilation.w, k_w, in_w, &kx0, &kx1);
+                kx0 = kx0 < k_w ? kx0 : k_w;
+                kx1 = kx1 < k_w ? kx1 : k_w;
                 const int32_t ky_end = kx0 < kx1 ? ky1 : ky0;      /* no valid column: no valid tap */
                 const int32_t skip_top = ky0 * k_w * blocks, skip_bottom = (k_h - ky_end) * k_w * blocks;
                 const int32_t skip_left = kx0 * blocks, skip_right = (k_w - kx1) * blocks;
