@@ -5,26 +5,14 @@
 #include "ec_runtime.h"
 #include "ec_fixedpoint.h"
 #include "ec_window.h"
-
-/* index of the lowest set bit of a non-zero byte */
-static const uint8_t ec_conv_lowest_bit[256] = {
-    0, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    6, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    7, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    6, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0
-};
-static const uint8_t ec_conv_nibble_bits[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+#include "ec_sparse.h"
 
 /* set bits in the n mask bytes at m */
 static int32_t ec_conv_count(const uint8_t *m, int32_t n)
 {
     int32_t c = 0;
     for (int32_t i = 0; i < n; i++) {
-        c += ec_conv_nibble_bits[m[i] & 15u] + ec_conv_nibble_bits[m[i] >> 4];
+        c += ec_sparse_nibble_bits[m[i] & 15u] + ec_sparse_nibble_bits[m[i] >> 4];
     }
     return c;
 }
@@ -77,7 +65,7 @@ ec_status ec_conv2d_sparse_s8(const ec_context *ctx, const ec_conv_params *p, co
                             for (int32_t k = 0; k < blocks; k++) {
                                 const int8_t *xb = x + 8 * k;
                                 for (uint32_t m = *mask++; m != 0u; m &= m - 1u) {
-                                    acc += (xb[ec_conv_lowest_bit[m]] + off) * *v++;
+                                    acc += (xb[ec_sparse_lowest_bit[m]] + off) * *v++;
                                 }
                             }
                         }

@@ -2,18 +2,7 @@
  * weights are multiplied; the sum, and so the output, equals ec_fully_connected_s8's. */
 #include "ec_runtime.h"
 #include "ec_fixedpoint.h"
-
-/* index of the lowest set bit of a non-zero byte */
-static const uint8_t ec_fc_lowest_bit[256] = {
-    0, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    6, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    7, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    6, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
-    5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0
-};
+#include "ec_sparse.h"
 
 ec_status ec_fully_connected_sparse_s8(const ec_context *ctx, const ec_fc_params *p, const ec_quant_params *q,
                                        const ec_dims *input_dims, const int8_t *input,
@@ -36,7 +25,7 @@ ec_status ec_fully_connected_sparse_s8(const ec_context *ctx, const ec_fc_params
             for (int32_t k = 0; k < blocks; k++) {
                 const int8_t *xb = x + 8 * k;
                 for (uint32_t m = *mask++; m != 0u; m &= m - 1u) {
-                    acc += (xb[ec_fc_lowest_bit[m]] + p->input_offset) * *v++;
+                    acc += (xb[ec_sparse_lowest_bit[m]] + p->input_offset) * *v++;
                 }
             }
             const int32_t k = q->is_per_channel ? o : 0;
