@@ -76,6 +76,17 @@ def moves_only_ones(shape, perm) -> bool:
     return big == sorted(big)
 
 
+def rewrite(g: Graph, step: Callable[[Graph], bool], prune_each: bool = False) -> Graph:
+    """Apply a local rewrite ``step`` (in place on a copy; True when it changed something) until it
+    finds nothing more to do; then drop what became unused.  The shared driver of the
+    pattern-plus-rewriter passes."""
+    g = g.copy()
+    while step(g):
+        if prune_each:
+            g.prune_unused()
+    return g.prune_unused()
+
+
 def run_pipeline(g: Graph, passes: list[Pass], ctx: PassContext | None = None) -> Graph:
     ctx = ctx or PassContext()
     for p in passes:

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ..ir import WEIGHTED, Graph, Node, Op, Tensor
-from . import bypass
+from . import bypass, rewrite
 
 log = logging.getLogger("edgecompile.passes")
 
@@ -111,9 +111,7 @@ def _step(g: Graph) -> bool:
 
 
 def fold_bn(g: Graph, ctx) -> Graph:
-    g = g.copy()
-    while _step(g):
-        pass
+    g = rewrite(g, _step)
     for n in g.nodes:
         if n.op == Op.DEPTHWISE_CONV2D and n.source_op in ("BatchNormalization", "Mul", "Div") and _affine(g, n):
             log.debug("fold_bn: %s (%s) has no private weighted producer; kept", n.name, n.source_op)

@@ -11,6 +11,7 @@ importer's Reshape to [N, 1, W, C], folds the same way.
 from __future__ import annotations
 
 from ..ir import Graph, Node, Op
+from . import rewrite
 
 CONVS = {Op.CONV2D, Op.DEPTHWISE_CONV2D}
 
@@ -68,7 +69,4 @@ def _step(g: Graph) -> bool:
 
 
 def fold_pad(g: Graph, ctx) -> Graph:
-    g = g.copy()
-    while _step(g):
-        pass
-    return g.prune_unused()
+    return rewrite(g, _step)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Node, Op
-from . import bypass, moves_only_ones
+from . import bypass, moves_only_ones, rewrite
 
 
 def _single_reader(g: Graph, name: str, cons: dict) -> bool:
@@ -72,7 +72,4 @@ def _step(g: Graph) -> bool:
 
 
 def fold_reshape(g: Graph, ctx) -> Graph:
-    g = g.copy()
-    while _step(g):
-        g.prune_unused()
-    return g.prune_unused()
+    return rewrite(g, _step, prune_each=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ..ir import FUSABLE, Graph, Node, Op
-from . import bypass
+from . import bypass, rewrite
 
 
 def _source(g: Graph, name: str, prod: dict, cons: dict) -> Node | None:
@@ -42,7 +42,4 @@ def _step(g: Graph) -> bool:
 
 
 def fuse_activation(g: Graph, ctx) -> Graph:
-    g = g.copy()
-    while _step(g):
-        pass
-    return g.prune_unused()
+    return rewrite(g, _step)
