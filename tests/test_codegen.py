@@ -64,3 +64,22 @@ def test_memory_plan_never_overlaps_live_buffers():
                 assert oa + sa <= ob or ob + sb <= oa, f"{a} and {b} overlap while both live"
     assert mem["arena_size"] < mem["no_reuse_size"]
     assert np.all([st[o][0] == "output" for o in g.outputs])
+
+
+def test_scratch_buffers_are_planned_and_passed_to_the_kernel():
+    from edgecompile.codegen import render
+    from edgecompile.passes.plan_memory import plan_memory
+    g = compile_model(DIGITS_ONNX, calib=DIGITS_CALIB).graph
+    k = next(i for i, n in enumerate(g.nodes) if n.kernel and g.meta["memory"]["storage"][n.inputs[0]][0] == "arena")
+    g.nodes[k].params = dict(g.nodes[k].params, scratch_bytes=37)
+    g = plan_memory(g, None)
+    mem = g.meta["memory"]
+    off, size = mem["scratch"][k]
+    assert size == 37 and off % 4 == 0 and off + size <= mem["arena_size"]
+    n = g.nodes[k]
+    for t in [n.outputs[0], n.inputs[0]]:
+        kind, o = mem["storage"][t]
+        if kind == "arena":
+            assert off + size <= o or o + g.tensors[t].nbytes <= off, f"scratch overlaps {t}"
+    c = render(g, "m")["m.c"]
+    assert f"ctx.buf = m_arena + {off};" in c and "ctx.size = 37;" in c

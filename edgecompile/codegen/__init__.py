@@ -36,6 +36,7 @@ class NodeView:
     nbytes: int
     in_shapes: list = field(default_factory=list)
     out_shape: tuple = ()
+    scratch: tuple | None = None      # (arena offset, bytes) of the node's scratch buffer
 
 
 @dataclass
@@ -94,7 +95,8 @@ def render(g: Graph, name: str, options: dict | None = None) -> dict[str, str]:
             ins=[_ptr(storage, i, consts, arena) if i and (i in consts or not g.tensors[i].is_const) else "NULL"
                  for i in n.inputs],
             out=_ptr(storage, n.outputs[0], consts, arena), size=out.size, nbytes=out.nbytes,
-            in_shapes=[g.tensors[i].shape if i else None for i in n.inputs], out_shape=out.shape))
+            in_shapes=[g.tensors[i].shape if i else None for i in n.inputs], out_shape=out.shape,
+            scratch=mem.get("scratch", {}).get(k)))
     ops = {t: env.get_template(t).module for t in sorted({n.template for n in nodes if n.template})}
     ctx = dict(name=name, NAME=c_macro(name), nodes=nodes, ops=ops, consts=list(consts.values()),
                inputs=_io(g, g.inputs, True), outputs=_io(g, g.outputs, False),

@@ -1,7 +1,9 @@
 """plan_memory: place every intermediate tensor in one static arena.
 
 Storage kinds: "input" / "output" (the caller's buffers), "arena" (offset), "const" (weights).
-Reshape outputs alias their input.  Arena buffers are placed greedily by size, largest first,
+Reshape outputs alias their input.  A node whose params carry ``scratch_bytes`` > 0 gets a scratch
+buffer of that size, live only while the node runs (g.meta["memory"]["scratch"][node index] =
+(offset, size); the generated code passes it to the kernel in its ec_context).  Arena buffers are placed greedily by size, largest first,
 at the lowest offset that does not overlap a buffer whose lifetime [producer, last reader]
 intersects (TFLM's GreedyMemoryPlanner strategy).  The result is in g.meta["memory"].
 """
@@ -53,6 +55,9 @@ def plan_memory(g: Graph, ctx) -> Graph:
                 last[r(t)] = i
     bufs = [(b, first[b], last.get(b, first[b]), g.tensors[b].nbytes)
             for b in first if b not in storage]
+    scratch_of = {f"scratch:{i}": i for i, n in enumerate(g.nodes)
+                  if (n.params or {}).get("scratch_bytes", 0) > 0}
+    bufs += [(b, i, i, int(g.nodes[i].params["scratch_bytes"])) for b, i in scratch_of.items()]
     bufs.sort(key=lambda x: (-x[3], x[1], x[0]))
     placed: list[tuple[int, int, int, int]] = []     # (offset, size, first, last)
     arena = 0
@@ -66,10 +71,13 @@ def plan_memory(g: Graph, ctx) -> Graph:
         placed.append((off, size, a, b))
         storage[name] = ("arena", off)
         arena = max(arena, off + size)
+    scratch = {i: (storage.pop(b)[1], int(g.nodes[i].params["scratch_bytes"]))
+               for b, i in scratch_of.items()}
     for t in g.tensors:
         if t not in storage:
             storage[t] = storage.get(r(t), ("none", 0))
     naive = sum(s for _, _, _, s in bufs)
     g.meta["memory"] = {"arena_size": arena, "storage": storage,
-                        "no_reuse_size": naive, "align": ALIGN}
+                        "no_reuse_size": naive, "align": ALIGN,
+                        "scratch": scratch}
     return g
