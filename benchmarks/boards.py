@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_data as B  # noqa: E402
 
 from edgecompile import firmware as F  # noqa: E402
-from edgecompile.analysis import total_macs  # noqa: E402
+from edgecompile.analysis import node_macs, total_macs  # noqa: E402
 from edgecompile.boards import all_boards  # noqa: E402
 from edgecompile.compiler import compile_model, write_project  # noqa: E402
 
@@ -51,7 +52,9 @@ def measure(model: str, samples: int, cores: list[str], boards: list) -> dict:
     calib, _, _ = B.split(task)
     art = compile_model(B.model_path(task), name=model, calib={"x": calib})
     row = dict(model=model, macs=total_macs(art.graph), arena=art.graph.meta["memory"]["arena_size"],
-               instr={}, spread={}, mismatches=0, bytes=0, mem={})
+               instr={}, spread={}, mismatches=0, bytes=0, mem={}, layers={}, code={},
+               node_macs={n.name: node_macs(art.graph, n) for n in art.graph.nodes},
+               kernels={n.name: n.kernel for n in art.graph.nodes})
     with tempfile.TemporaryDirectory() as tmp:
         out = write_project(art, Path(tmp) / model)
         inputs = eval_inputs(task, art, samples)
@@ -63,6 +66,7 @@ def measure(model: str, samples: int, cores: list[str], boards: list) -> dict:
                 raise SystemExit(f"{model} on {core}: instruction counts differ between two runs")
             row["instr"][core] = float(np.mean(res.instructions))
             row["spread"][core] = (min(res.instructions), max(res.instructions))
+            row["layers"][core] = res.node_instructions
             row["mismatches"] += res.mismatches
             row["bytes"] += res.bytes_compared
             print(f"  {core}: {row['instr'][core]:,.0f} instructions/inference, {res.mismatches} mismatches "
@@ -71,9 +75,56 @@ def measure(model: str, samples: int, cores: list[str], boards: list) -> dict:
             try:
                 r = F.build(out, b)
                 row["mem"][b.name] = (r.mem.flash, r.mem.ram)
+                if b.name == CODE_BOARD:
+                    row["code"] = runtime_code(r.elf.with_suffix(".map"))
             except F.DoesNotFitError as e:
                 row["mem"][b.name] = str(e).split(": ", 1)[1]
     return row
+
+
+CODE_BOARD = "mps2-an386"
+LAYER_CORES = ("mps2-an386", "mps3-an547")
+
+
+def runtime_code(map_file: Path) -> dict[str, int]:
+    """Flash bytes (.text + .rodata) the linker kept from each runtime_c object, read from the link map."""
+    text = map_file.read_text()
+    text = text[text.index("Linker script and memory map"):]
+    code: dict[str, int] = {}
+    for _, addr, size, obj in re.findall(r"^ (\.(?:text|rodata)\S*)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+)$",
+                                         text, re.M):
+        m = re.search(r"\((ec_\w+)\.o\)$", obj)
+        if m and int(addr, 16):
+            code[m.group(1)] = code.get(m.group(1), 0) + int(size, 16)
+    return code
+
+
+def code_table(rows: list[dict]) -> str:
+    lines = ["| model | runtime code B (M4, -O2) | kernels (B) |", "|---|---|---|"]
+    for r in rows:
+        parts = ", ".join(f"{k} {v:,}" for k, v in sorted(r["code"].items(), key=lambda kv: -kv[1]))
+        lines.append(f"| {r['model']} | {sum(r['code'].values()):,} | {parts} |")
+    return "\n".join(lines)
+
+
+def layer_tables(rows: list[dict]) -> str:
+    """Per layer: kernel, MACs, instructions and instructions per MAC on the cores of LAYER_CORES."""
+    out = []
+    for r in rows:
+        cores = [c for c in LAYER_CORES if c in r["layers"]]
+        if not cores:
+            continue
+        head = ["layer", "op", "kernel", "MACs"] + [f"{c} instr." for c in cores] + [f"{c} instr./MAC" for c in cores]
+        lines = [f"<details><summary>{r['model']}: per layer</summary>\n",
+                 "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        per = {c: {name: v for name, _, v in r["layers"][c]} for c in cores}
+        for name, op, _ in r["layers"][cores[0]]:
+            macs = r["node_macs"][name]
+            cells = [name, op, r["kernels"][name] or "-", f"{macs:,}"] + [f"{per[c][name]:,}" for c in cores]
+            cells += [f"{per[c][name] / macs:.2f}" if macs else "-" for c in cores]
+            lines.append("| " + " | ".join(cells) + " |")
+        out.append("\n".join(lines) + "\n\n</details>")
+    return "\n\n".join(out)
 
 
 def _m(v: float) -> str:
@@ -114,6 +165,8 @@ def tables(rows: list[dict], cores: list[str], boards: list) -> str:
 
 def section(rows, cores, boards, samples: int) -> str:
     instr, mem, ref = tables(rows, cores, boards)
+    code = code_table(rows)
+    layers = layer_tables(rows)
     return (f"{BEGIN}\n## Cortex-M boards\n\n"
             f"Produced by `python benchmarks/boards.py --samples {samples}` ({time.strftime('%Y-%m-%d')}, "
             f"{platform.machine()}): each model compiled with its calibration split, run under QEMU 7.2 "
@@ -122,12 +175,17 @@ def section(rows, cores, boards, samples: int) -> str:
             "counted with SysTick at the board clock (granularity 40 instructions on MPS2 at 25 MHz, 50 on AN505 "
             "at 20 MHz, 31.25 on AN547 at 32 MHz). Our conv / depthwise / FC kernels have DSP-extension paths "
             "(SXTB16 + SMLAD; M4, M7, M33, M55) and compile-time specialisations (1x1 conv as FC, im2col, input "
-            "offset folded into the bias); no Helium (MVE) path yet, so the M55 runs the DSP code while TFLM uses "
-            "MVE there. TFLM numbers from ../shared/bench/README.md "
+            "offset folded into the bias). "
+            "TFLM numbers from ../shared/bench/README.md "
             "(TFLM 90b983c, -O2, same QEMU, one Invoke()).\n\n" + instr +
             "\n\nFlash / RAM in KB of the whole firmware built by `edgecompile build` (-O2; flash = text + rodata "
             "+ data, RAM = data + bss (arena, I/O buffers) + stack; the stack reserve is 8 KB, 4 KB on rpi-pico, "
-            "2 KB on stm32f103c8):\n\n" + mem + "\n\nAgainst TFLM + CMSIS-NN's footprint:\n\n" + ref + f"\n{END}\n")
+            "2 KB on stm32f103c8):\n\n" + mem + "\n\nAgainst TFLM + CMSIS-NN's footprint:\n\n" + ref +
+            f"\n\nRuntime code in flash: bytes of .text + .rodata the linker keeps from the runtime_c kernels "
+            f"(from the link map of the {CODE_BOARD} firmware; the generated model code and weights are not "
+            "included):\n\n" + code +
+            "\n\nPer layer (sample 0; instructions counted between the EC_BEFORE_NODE / EC_AFTER_NODE hooks, "
+            "granularity as above):\n\n" + layers + f"\n{END}\n")
 
 
 def write_section(text: str) -> None:
