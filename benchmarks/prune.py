@@ -119,13 +119,21 @@ def digits() -> dict:
     return r
 
 
+# AD: kept widths 88-56-56-40-8-32-56-56-88 of 128-128-128-128-8-128-128-128-128 (53.5% of the hidden
+# channels).  Among the allocations tried that remove >= 50% of the channels within ~134k MACs (the
+# 640-wide ends cost 82k MACs each, the middle layers next to the 8-wide bottleneck little), the one
+# whose lsq-pruned model is closest to the unpruned one on the fine-tuning windows (no labels used).
+AD_FRACTIONS = (0.3125, 0.5625, 0.5625, 0.6875, 0.0, 0.75, 0.5625, 0.5625, 0.3125)
+
+
 def ad() -> dict:
     task = B.TASKS["ad_fc_autoencoder"]
     z = np.load(B.BENCH / "data" / "ad01.npz")
     x, y = z["x"], z["y"]
     first = len(x) - len(x) // 2
-    tune = B.ad_windows(x[:first][y[:first] == 0]).reshape(-1, 640)      # normal clips of the first half
-    calib, x_eval, y_eval = B.split(task)
+    normal = B.ad_windows(x[:first][y[:first] == 0])                      # normal clips of the first half
+    tune, calib = normal.reshape(-1, 640), normal[:, ::7].reshape(-1, 640)
+    _, x_eval, y_eval = B.split(task)
     DATA.mkdir(exist_ok=True)
     np.savez(DATA / "ad_fc_autoencoder_calib.npz", x=calib)
     np.savez(DATA / "ad_fc_autoencoder_finetune.npz", x=tune)
@@ -134,25 +142,33 @@ def ad() -> dict:
         err = ((out.reshape(x_eval.shape) - x_eval) ** 2).mean(axis=(1, 2))
         return B.auc(err, y_eval)
     model = B.model_path(task)
-    kw = dict(prune_channels=0.5, importance="activation", finetune=str(DATA / "ad_fc_autoencoder_finetune.npz"),
-              epochs=0)
+    fractions = ",".join(f"{f:g}" for f in AD_FRACTIONS)
+    kw = dict(prune_channels=list(AD_FRACTIONS), importance="lsq",
+              finetune=str(DATA / "ad_fc_autoencoder_finetune.npz"), epochs=0)
     r = run_case("ad_fc_autoencoder", model, {"x": calib}, x_eval.reshape(-1, 1, 640), score, kw)
-    # the accuracy / size frontier: AUC (float) at smaller channel fractions, same recipe
-    r["frontier"] = []
-    for frac in (0.1, 0.2, 0.3):
-        a = compile_model(model, calib={"x": calib}, **dict(kw, prune_channels=frac))
-        fg = a.float_graph
+
+    def float_auc(**k):
+        fg = compile_model(model, calib={"x": calib}, **dict(kw, **k)).float_graph
         out = run_float_batch(fg, {fg.inputs[0]: x_eval.reshape(-1, 1, 640)})[fg.outputs[0]]
-        r["frontier"].append((frac, channel_fraction(fg), score(out), total_macs(a.graph)))
+        return channel_fraction(fg), score(out), fg
+    # the frontier: other allocations / importances, float AUC
+    r["frontier"] = []
+    half = [0.5] * 4 + [0.0] + [0.5] * 3 + [0.53125]
+    for label, k in [("uniform 50% (bottleneck kept), lsq", dict(prune_channels=half)),
+                     ("same allocation, activation importance", dict(importance="activation")),
+                     ("uniform 25% (bottleneck 8 -> 6 too), lsq", dict(prune_channels=0.25))]:
+        c, a, fg = float_auc(**k)
+        r["frontier"].append((label, c, a, total_macs(fg)))
     p, b = r["pruned"], r["base"]
     speed = (b["instr"] / p["instr"]) if p["instr"] else b["macs"] / p["macs"]
     unit = "instructions" if p["instr"] else "MACs"
     r.update(metric="AUC", target=[
-        (f"≥ 50% of channels removed: {r['channels']:.1%}", r["channels"] >= 0.5),
+        (f"≥ 50% of channels removed (hidden-layer output channels removed / all 1,032 of the 9 hidden "
+         f"layers): {r['channels']:.1%}", r["channels"] >= 0.5),
         (f"AUC ≥ 0.85: {p['int8']:.4f}", p["int8"] >= 0.85),
         (f"≥ 1.8x fewer {unit} than unpruned int8: {speed:.2f}x", speed >= 1.8)])
     r["command"] = (f"edgecompile compile {rel(model)} --calib benchmarks/data/ad_fc_autoencoder_calib.npz "
-                    "--prune-channels 0.5 --importance activation "
+                    f"--prune-channels {fractions} --importance lsq "
                     "--finetune benchmarks/data/ad_fc_autoencoder_finetune.npz "
                     "--epochs 0 -o out/ad_pruned  (AUC over clips: python benchmarks/prune.py --only ad)")
     return r
@@ -228,21 +244,39 @@ def section(rows: list[dict], total_s: float) -> str:
         out.append(f"**{r['name']}** — `{r['command']}`")
         out += [f"- {'met' if ok else 'MISSED'}: {txt}" for txt, ok in r["target"]]
         if r.get("frontier"):
-            out.append("- smaller channel fractions, same recipe: " + "; ".join(
-                f"{c:.0%} removed: float AUC {a:.4f}, {m:,} MACs" for _, c, a, m in r["frontier"]))
+            out.append("- other recipes (float AUC): " + "; ".join(
+                f"{label}: {c:.1%} removed, AUC {a:.4f}, {m:,} MACs" for label, c, a, m in r["frontier"]))
         out.append("")
     out.append(NOTES)
     out.append(END)
     return "\n".join(out)
 
 
-NOTES = """Notes. AD: every structured cut we tried loses AUC on this set: one layer at 50% already gives ~0.82
-(after the least-squares refit), 50% of all hidden channels 0.76-0.78. Tried: l1 / l2 / activation importance,
-uniform and per-layer allocations (bottleneck kept, encoder vs decoder, inner layers only), fine-tuning with
-reconstruction (Adam 1e-5..3e-3, up to 20 epochs), distillation from the unpruned model (pure and mixed), input
-augmentation (noise, mixup, spectral tilt) and ridge towards the original weights; fine-tuning the *unpruned* model
-on these 69 normal clips already drops its AUC from 0.863 to 0.78 (lr 1e-4), so the fine-tuning data, not the
-optimizer, is the limit. The least-squares refit without fine-tuning (epochs 0) is the best recipe found."""
+NOTES = """Notes. AD (float AUC on the evaluation half unless int8 is said; unpruned float 0.8631, int8 0.8706).
+The anomaly score leaves little room: anomalous clips reconstruct only ~8% worse than normal ones (mean squared
+error 11.0 vs 10.2), so any student that does not track the unpruned model closely reorders clips.
+
+| recipe (>= 50% of the hidden channels removed unless said) | AUC |
+|---|---|
+| uniform 50% (bottleneck 8 -> 4), activation importance, least-squares refit (the previous row, int8 0.7701) | 0.7794 |
+| same, other importances (l1, l2, activation x outgoing weight norm, std x norm), refit ridge 1e-3..1e-9 | 0.68-0.79 |
+| same, refit data augmented (noise, mixup, gain, mel-shift, contrast) | 0.73-0.79 |
+| ... + output distillation (pure, 4-25 epochs, Adam 1e-5..1e-3, +- augmentation, preconditioning) | 0.72-0.78 |
+| ... + per-window score distillation (student error imitates the teacher's error), 4 epochs | <= 0.74 |
+| lsq (greedy least-squares channel selection + refit), uniform 50% keeping the bottleneck | 0.8018 |
+| lsq, 8 other allocations (50-57% removed, 1.98-2.5x fewer MACs; 96-56-56-32-8-32-56-56-80: int8 0.7980) | 0.78-0.81 |
+| lsq, this row's allocation (int8 in the table) | 0.7956 |
+| lsq with a ReLU-aware refit (errors where both pre-activations are negative ignored, 5 iterations) | 0.799-0.812 |
+| lsq + 6-8 epochs of preconditioned output distillation (Adam 1e-4; via compress, 3 epochs: 0.7959) | 0.813-0.820 |
+| one layer only at -64 channels, lsq: layer 1 / 6 / 9 (6% of channels) | 0.835 / 0.860 / 0.850 |
+| decoder only at 64 wide, distilled on 8-d codes (exact teacher encoder), 30 epochs | 0.806 |
+| diagnostic: teacher weights x (1 + 2% / 5% Gaussian noise), 3 draws each | 0.84-0.88 / 0.78-0.87 |
+
+Fine-tuning the unpruned model on the 69 normal clips with the reconstruction loss drops it to 0.78, so only
+distillation is used for autoencoders (`--distill`).  Distillation lowers the student-teacher error on the
+evaluation clips (e.g. 0.59 -> 0.45 per element) but buys at most ~+0.01 AUC; with half the channels the
+student cannot reproduce the teacher closely enough (even the decoder alone, fed exact codes, stays at
+mean squared mismatch 0.29).  The 0.85 target was not reached with these recipes."""
 
 
 def write(rows: list[dict], total_s: float) -> None:

@@ -31,7 +31,13 @@ def _compile(args, model: str):
     _say(f"compiling {model} ...")
     art = compile_model(model, name=args.name, calib=args.calib, calib_method=args.calib_method,
                         per_channel=not args.per_tensor, progress=True, channels_last_input=args.channels_last_input,
-                        **_compression(args))
+                        rounding=args.rounding, **_compression(args))
+    q = art.graph.meta.get("quantized") or {}
+    if str(q.get("method", "")).startswith("onnx-q"):
+        ignored = [f for f, v in (("--calib", args.calib), ("--per-tensor", args.per_tensor)) if v]
+        fmt = {"onnx-qdq": "QDQ", "onnx-qoperator": "QOperator"}.get(q["method"], q["method"])
+        _say(f"{model} is pre-quantized ({fmt}): keeping the file's scales and zero points"
+             + (f"; {', '.join(ignored)} ignored" if ignored else "; no calibration needed"))
     return art
 
 
@@ -59,6 +65,10 @@ def cmd_compile(args) -> int:
     board = load_board(args.board)
     _check_model_path(args.model)
     art = _compile(args, args.model)
+    if args.arena_section or args.weights_section:
+        from .codegen import render, set_sections
+        set_sections(art.graph, args.arena_section, args.weights_section)
+        art.files.update(render(art.graph, art.name))
     check_fit(art, board)
     art.files.update(board_files(art.name, art.graph, board))
     write_project(art, args.output)
@@ -81,6 +91,9 @@ def _load_inputs(art, path: str | None):
     if path is None:
         return None, None
     arrays = D.load_npz(path)
+    if art.graph.meta.get("int_inputs"):        # a pre-quantized ONNX model declaring int8/uint8 inputs
+        from .onnx_import.qdq import int_arrays_to_real
+        arrays = int_arrays_to_real(art.graph, arrays)
     return D.input_arrays(art.float_graph, arrays, path), D.labels(arrays)
 
 
@@ -125,7 +138,8 @@ def cmd_verify(args) -> int:
         res = verify(art, outdir, inputs, sanitize=args.sanitize, progress=True)
         dt = time.perf_counter() - t0
         status = "bit-exact" if res.ok else "MISMATCH"
-        print(f"verify {art.name}: {res.samples} samples, {res.bytes_compared:,} output bytes compared, "
+        print(f"verify {art.name} ({art.graph.meta.get('rounding', 'double')} rounding): {res.samples} samples, "
+              f"{res.bytes_compared:,} output bytes compared, "
               f"{res.mismatches} mismatches -> {status} ({dt:.1f} s; C {1e3 * res.c_seconds / res.samples:.2f} ms"
               f"/inference, NumPy reference {1e3 * res.ref_seconds / res.samples:.2f} ms/inference)")
         if not res.ok:
@@ -177,7 +191,7 @@ def cmd_compare(args) -> int:
                 from .tflite_export import export_tflite
                 model = export_tflite(art.graph)
         elif target.suffix.lower() == ".tflite":
-            art = compile_tflite(str(target), name=args.name)
+            art = compile_tflite(str(target), name=args.name, rounding=args.rounding)
             outdir, model = write_project(art, tmp / art.name), str(target)
         else:
             from .tflite_export import export_tflite
@@ -244,6 +258,24 @@ def cmd_example(args) -> int:
           f"{res.mismatches} mismatches -> {'bit-exact' if res.ok else 'MISMATCH'}")
     _report_accuracy(res, D.labels(arrays), art)
     return 0 if res.ok else EXIT_MISMATCH
+
+
+def cmd_report(args) -> int:
+    from . import report
+    if not (Path(args.outdir) / "report.json").exists():
+        raise OptionError(f"{args.outdir}: not an OUTDIR from 'edgecompile compile' (no report.json)")
+    rep = report.write(args.outdir, args.board, args.measure)
+    m = rep["memory"]
+    print(f"{rep['name']}: arena {m['arena_bytes']:,} B + input {m['input_bytes']:,} B + output "
+          f"{m['output_bytes']:,} B = {m['arena_input_output_bytes']:,} B (compare with TFLM's arena); lower "
+          f"bound (largest live set) {m['lower_bound_live_set']:,} B, with overlaps {m['lower_bound_with_overlap']:,} B"
+          f"; weights {rep['weights_bytes']:,} B -> {Path(args.outdir) / 'report.html'}")
+    if "board" in rep:
+        b = rep["board"]
+        print(f"{b['name']}: flash {b['flash_used']:,} / {b['flash_bytes']:,} B, RAM {b['ram_used']:,} / "
+              f"{b['ram_bytes']:,} B{'' if b['measured_from_firmware'] else ' (estimate: build for exact figures)'}"
+              f" -> {'fits' if b['fits'] else 'DOES NOT FIT'}")
+    return 0
 
 
 def cmd_boards(args) -> int:
@@ -323,27 +355,36 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "mse"],
                         help="activation range estimation (default: minmax)")
         sp.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor instead of per channel")
+        sp.add_argument("--rounding", default="double", choices=["double", "single"],
+                        help="requantization rounding: double = TFLM's reference kernels (default), single = "
+                             "CMSIS-NN built with CMSIS_NN_USE_SINGLE_ROUNDING (conv, depthwise, FC, add, mean)")
         sp.add_argument("--channels-last-input", action="store_true",
                         help="the C API takes NCHW image inputs as NHWC, without the leading transpose "
                              "(.npz data stays in the model's declared layout)")
         compression_opts(sp)
+
+    def _fractions(text: str):
+        """--prune-channels: one fraction, or a comma-separated list (one per prunable layer)."""
+        vals = [float(v) for v in text.split(",")]
+        return vals[0] if len(vals) == 1 else vals
 
     def compression_opts(sp, levels: bool = False):
         g = sp.add_argument_group("compression (before quantization)")
         if not levels:
             g.add_argument("--prune", type=float, metavar="SPARSITY",
                            help="zero this fraction of the weights (unstructured magnitude pruning)")
-            g.add_argument("--prune-channels", type=float, metavar="FRACTION",
+            g.add_argument("--prune-channels", type=_fractions, metavar="FRACTION[,FRACTION...]",
                            help="remove this fraction of each layer's output channels (structured: a smaller "
-                                "dense model)")
+                                "dense model), or one fraction per prunable layer in graph order")
         g.add_argument("--prune-scope", default="global", choices=["global", "layer", "sensitivity"],
                        help="--prune: one magnitude threshold for all layers (default), the same fraction per "
                             "layer, or per-layer fractions from a sensitivity analysis on the data")
         g.add_argument("--prune-budget", type=float, metavar="DROP",
                        help="instead of --prune: prune each layer as far as that alone costs at most DROP of "
                             "accuracy on the data (0.01 = 1 point; agreement with the unpruned model without labels)")
-        g.add_argument("--importance", default="l1", choices=["l1", "l2", "activation"],
-                       help="--prune-channels: filter norm (default) or mean activation on the data")
+        g.add_argument("--importance", default="l1", choices=["l1", "l2", "activation", "lsq"],
+                       help="--prune-channels: filter norm (default), mean activation on the data, or lsq: "
+                            "greedy least-squares selection layer by layer on the data (with refit)")
         g.add_argument("--finetune", metavar="DATA.npz",
                        help="fine-tune after pruning on these samples (arrays keyed by input name, optional 'y' "
                             "labels; without labels classifiers distil from the unpruned model, autoencoders "
@@ -364,7 +405,25 @@ def build_parser() -> argparse.ArgumentParser:
     quant_opts(c)
     c.add_argument("--board", default="host", help="target board: also emit a firmware project (Makefile, "
                                                     "CMakeLists.txt, board/) for it; see 'edgecompile boards'")
+    c.add_argument("--arena-section", metavar="SECTION",
+                   help="place the arena in this linker section (e.g. a fast TCM/SRAM bank), "
+                        "__attribute__((section)); the linker script must place it")
+    c.add_argument("--weights-section", action="append", default=[], metavar="SECTION[=NODE_GLOB]",
+                   help="place the weights (of the nodes whose name matches NODE_GLOB) in this linker section; "
+                        "repeatable, the first matching rule wins (default: flash, .rodata)")
     c.set_defaults(func=cmd_compile)
+
+    rp = sub.add_parser("report", help="per-layer report of OUTDIR: report.json, report.html (+ report.png)",
+                        description="Write OUTDIR/report.json and a self-contained report.html (per layer: op, "
+                                    "shapes, MACs, parameters, weight bytes, scales and zero points, arena offset "
+                                    "and lifetime; memory totals against the board's limits; the arena over "
+                                    "time) and report.png when matplotlib is installed. Arena + input + output "
+                                    "is the figure to compare with TFLM's arena (which holds input and output).")
+    rp.add_argument("outdir", metavar="OUTDIR")
+    rp.add_argument("--board", help="board for the flash/RAM limits (default: the project's board)")
+    rp.add_argument("--measure", action="store_true",
+                    help="run the board's QEMU firmware first for per-layer instruction counts")
+    rp.set_defaults(func=cmd_report)
 
     v = sub.add_parser("verify", help="build for the host and check the C against the NumPy reference",
                        description="Build the generated C with the host compiler, run it on every input sample and "

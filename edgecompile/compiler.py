@@ -16,12 +16,13 @@ import numpy as np
 from . import data as D
 from .codegen import render
 from .codegen.filters import c_ident
-from .errors import OptionError, VerifyError
-from .ir import Graph
+from .errors import ModelError, OptionError, VerifyError
+from .ir import Graph, Op
 from .passes import PassContext, run_pipeline
 from .passes.lower import lower
 from .passes.plan_memory import plan_memory
 from .passes.quantize import quantize
+from .quant import fixedpoint as fx
 from .quant.calibrate import METHODS, dequantize_array, quantize_array
 from .reference import run_float, run_int8
 
@@ -74,7 +75,7 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
                   prune_scope: str = "global", prune_budget: float | None = None,
                   prune_channels: float | None = None, importance: str = "l1",
                   finetune=None, epochs: int | None = None, distill: bool = False,
-                  lr: float | None = None) -> Artifact:
+                  lr: float | None = None, rounding: str = "double") -> Artifact:
     """ONNX model -> Artifact (lowered graph + rendered files).  ``calib`` is an .npz path, a dict
     of arrays, or None (random data, with a RandomCalibrationWarning); arrays are in the model's
     declared layout.  ``channels_last_input``: the C API takes NCHW inputs as NHWC (see load_onnx).
@@ -85,14 +86,23 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
     output channels removed, ``importance`` l1 | l2 | activation), ``finetune`` (.npz path or dict of
     arrays, optional ``y`` labels) for ``epochs`` with ``distill``-ation from the unpruned model.
     ``sparse``: sparse weight kernels "auto" (where smaller and not slower) | "size" (where smaller)
-    | "always" | "never".  The Artifact's float graph is the compressed one."""
+    | "always" | "never".  The Artifact's float graph is the compressed one.
+    ``rounding``: requantization rounding, "double" (TFLM) or "single" (CMSIS-NN built with
+    CMSIS_NN_USE_SINGLE_ROUNDING); see set_rounding."""
     from .ops.sparse import MODES
     if sparse not in MODES:
         raise OptionError(f"unknown --sparse mode {sparse!r} (choose from {', '.join(MODES)})")
     if calib_method not in METHODS:
         raise OptionError(f"unknown calibration method {calib_method!r} (choose from {', '.join(METHODS)})")
+    if rounding not in fx.ROUNDING_MODES:
+        raise OptionError(f"unknown --rounding mode {rounding!r} (choose from {', '.join(fx.ROUNDING_MODES)})")
     if float_graph is None and _is_tflite(model):
-        return compile_tflite(model, name=name)
+        return compile_tflite(model, name=name, rounding=rounding)
+    if float_graph is None and _is_prequantized_onnx(model):
+        if any(v is not None for v in (prune, prune_budget, prune_channels, finetune)):
+            raise OptionError(f"{model}: the model is already quantized (QDQ / QOperator); pruning and "
+                              "fine-tuning need its float version")
+        return compile_qdq(model, name=name, channels_last_input=channels_last_input, rounding=rounding)
     name = model_name(model, name)
     t0 = time.perf_counter()
     g = float_graph if float_graph is not None else import_model(model, channels_last_input=channels_last_input)
@@ -116,12 +126,40 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
     feeds = D.samples(inputs)[:max_calib]
     ctx = PassContext(options=dict(calibration=feeds, calib_method=calib_method, per_channel=per_channel,
                                    progress=progress, ranges=ranges or {}, sparse=sparse))
-    lowered = run_pipeline(g, DEFAULT_PIPELINE, ctx)
+    g.meta["rounding"] = rounding
+    lowered = set_rounding(run_pipeline(g, DEFAULT_PIPELINE, ctx), rounding)
     t_render = time.perf_counter()
     files = render(lowered, name)
     timings = {"import": t_import, **dict(ctx.timings), "render": time.perf_counter() - t_render,
                "total": time.perf_counter() - t0}
     return Artifact(name, g, lowered, files, timings)
+
+
+def set_rounding(g: Graph, rounding: str) -> Graph:
+    """Check and record the requantization rounding mode of a lowered graph: ``meta["rounding"]``
+    (codegen pins EC_SINGLE_ROUNDING in the generated ec_config.h from it) and every node's
+    ``params["rounding"]``, which the ref_int8 of the requantizing ops read.  Variants that tabulate
+    requantized values at lowering time (Add's lut) see the mode only if ``meta["rounding"]`` was
+    set before ``lower``, as the compile drivers do.  Softmax and the Logistic/Tanh tables keep
+    TFLM's arithmetic in both modes (CMSIS-NN's softmax does not use its requantize helper)."""
+    if rounding not in fx.ROUNDING_MODES:
+        raise OptionError(f"unknown --rounding mode {rounding!r} (choose from {', '.join(fx.ROUNDING_MODES)})")
+    if g.meta.get("rounding", rounding) != rounding:
+        raise AssertionError(f"graph lowered with rounding {g.meta['rounding']!r}, not {rounding!r}")
+    for n in g.nodes:
+        if rounding == fx.SINGLE_ROUNDING and n.params and n.op in (Op.CONV2D, Op.DEPTHWISE_CONV2D,
+                                                                    Op.FULLY_CONNECTED, Op.ADD, Op.MEAN):
+            try:
+                for k in ("shift", "input1_shift", "input2_shift", "output_shift"):
+                    if k in n.params:
+                        fx.check_single_shift(n.params[k])
+            except ValueError as e:
+                raise ModelError(f"node {n.name!r} ({n.source_op or n.op}): {e}") from None
+    g.meta["rounding"] = rounding
+    for n in g.nodes:
+        if n.params is not None:
+            n.params["rounding"] = rounding
+    return g
 
 
 def _compress(source, g: Graph, calib: dict, finetune, **kw) -> Graph:
@@ -268,18 +306,41 @@ def _is_tflite(model) -> bool:
     return isinstance(model, (str, os.PathLike, bytes, bytearray)) and is_tflite(model)
 
 
-def compile_tflite(model, *, name: str | None = None) -> Artifact:
+def compile_tflite(model, *, name: str | None = None, rounding: str = "double") -> Artifact:
     """A full-int8 .tflite (path or bytes) -> Artifact.  Scales and zero points are kept as given,
     so only lower and plan_memory run; ``float_graph`` is the dequantized twin."""
-    from .tflite_import import dequantized, load_tflite
+    from .tflite_import import load_tflite
     name = model_name(model if not isinstance(model, (bytes, bytearray)) else "model", name)
     t0 = time.perf_counter()
-    g = load_tflite(model, name=name)
+    return _compile_quantized(load_tflite(model, name=name), name, rounding, t0)
+
+
+def _compile_quantized(g: Graph, name: str, rounding: str, t0: float) -> Artifact:
+    """Lower and plan a graph whose quantization came with the file (tflite, QDQ/QOperator ONNX)."""
+    from .tflite_import import dequantized
     t_import = time.perf_counter() - t0
     ctx = PassContext(options={})
-    lowered = run_pipeline(g, TFLITE_PIPELINE, ctx)
+    g.meta["rounding"] = rounding
+    lowered = set_rounding(run_pipeline(g, TFLITE_PIPELINE, ctx), rounding)
     t_render = time.perf_counter()
     files = render(lowered, name)
     timings = {"import": t_import, **dict(ctx.timings), "render": time.perf_counter() - t_render,
                "total": time.perf_counter() - t0}
     return Artifact(name, dequantized(g), lowered, files, timings)
+
+
+# ------------------------------------------------------------------ pre-quantized ONNX models
+def _is_prequantized_onnx(model) -> bool:
+    from .onnx_import.qdq import is_prequantized
+    return not isinstance(model, (bytes, bytearray)) and not _is_tflite(model) and is_prequantized(model)
+
+
+def compile_qdq(model, *, name: str | None = None, channels_last_input: bool = False,
+                rounding: str = "double") -> Artifact:
+    """A pre-quantized ONNX model (QDQ or QOperator; path or ModelProto) -> Artifact, keeping the
+    file's scales and zero points (onnx_import/qdq.py); like compile_tflite, only lower and plan_memory run."""
+    from .onnx_import.qdq import load_qdq
+    name = model_name(model if isinstance(model, (str, os.PathLike)) else "model", name)
+    t0 = time.perf_counter()
+    return _compile_quantized(load_qdq(model, name=name, channels_last_input=channels_last_input),
+                              name, rounding, t0)

@@ -116,12 +116,13 @@ class BuildResult:
     board: Board
     elf: Path
     mem: MemoryUse
+    rounding: str = "double"            # the model's requantization rounding (compile --rounding)
 
     def report(self, name: str) -> str:
         b, m = self.board, self.mem
         text = m.part(".boot2", ".isr_vector", ".text")
         rodata = m.flash - text - m.part(".data")
-        return (f"{name} for {b.name} ({b.label}, {b.clock_hz / 1e6:.0f} MHz) -> {self.elf}\n"
+        return (f"{name} for {b.name} ({b.label}, {b.clock_hz / 1e6:.0f} MHz, {self.rounding} rounding) -> {self.elf}\n"
                 f"  flash {m.flash:>9,} B of {b.flash_bytes:>9,} B ({100 * m.flash / b.flash_bytes:5.1f}%): text {text:,} "
                 f"+ rodata {rodata:,} + data {m.part('.data'):,}\n"
                 f"  RAM   {m.ram:>9,} B of {b.ram_bytes:>9,} B ({100 * m.ram / b.ram_bytes:5.1f}%): data {m.part('.data'):,} "
@@ -181,7 +182,7 @@ def build(outdir, board: str | Board, *, jobs: int = 2, log=None) -> BuildResult
             raise err
         raise BuildError(f"building {outdir} for {board.name} failed:\n{(r.stdout + r.stderr).strip()[-4000:]}")
     elf = outdir / "build" / board.name / f"{art.name}.elf"
-    return BuildResult(board, elf, memory_use(elf, board, f"{art.name}_arena"))
+    return BuildResult(board, elf, memory_use(elf, board, f"{art.name}_arena"), art.graph.meta.get("rounding", "double"))
 
 
 # ---- run: the QEMU test firmware ---------------------------------------------------------------------

@@ -24,6 +24,9 @@ def batchable(g: Graph) -> bool:
             return False
         if (n.op == Op.TRANSPOSE and a["perm"][0] != 0) or (n.op == Op.CONCAT and a["axis"] == 0):
             return False
+        if n.op == Op.ADD and any(len(g.tensors[i].shape) != len(shape) for i in n.inputs
+                                  if i and not g.tensors[i].is_const):
+            return False               # a lower-rank input broadcasts over the batch axis too
         if n.op == Op.PAD and (a["pads"][0] or a["pads"][len(a["pads"]) // 2]):
             return False
     return True

@@ -144,10 +144,13 @@ def _padding(w: _Writer, n, x_name: str, k_hw, strides, dil, pool: bool):
     return s.Padding.VALID, pi
 
 
-def _bias(w: _Writer, n, ins) -> int:
-    """The bias tensor, or an explicit zero bias (TFLM's kernels do not all accept a missing one)."""
+def _bias(w: _Writer, n, ins, omit: bool = False) -> int:
+    """The bias tensor, or an explicit zero bias (TFLM's DEPTHWISE_CONV_2D crashes without one);
+    ``omit``: -1 (TFLite's absent optional input) for a CONV_2D / FULLY_CONNECTED without bias."""
     if len(ins) > 2 and ins[2]:
         return w.tensor(ins[2])
+    if omit and n.op != Op.DEPTHWISE_CONV2D:
+        return -1
     x, wt = w.g.tensors[ins[0]], w.g.tensors[ins[1]]
     o = wt.shape[3] if n.op == Op.DEPTHWISE_CONV2D else wt.shape[0]
     scale = (np.float32(x.q.s) * wt.q.scale.astype(np.float32)).astype(np.float32)
@@ -155,8 +158,9 @@ def _bias(w: _Writer, n, ins) -> int:
     return w._add(f"{n.outputs[0]}_zero_bias", (o,), "int32", np.zeros(o, np.int32), q)
 
 
-def export_tflite(g: Graph, path=None) -> bytes:
-    """Serialize a quantized graph as .tflite; also write it to ``path`` when given."""
+def export_tflite(g: Graph, path=None, *, omit_bias: bool = False) -> bytes:
+    """Serialize a quantized graph as .tflite; also write it to ``path`` when given.  ``omit_bias``
+    writes CONV_2D / FULLY_CONNECTED without a bias as such (default: an explicit zero bias)."""
     w = _Writer(g)
     s = w.s
     for name in g.inputs:
@@ -169,7 +173,7 @@ def export_tflite(g: Graph, path=None) -> bytes:
             wt = g.tensors[ins[1]]
             strides, dil = tuple(a.get("strides", (1, 1))), tuple(a.get("dilations", (1, 1)))
             pad, xi = _padding(w, n, ins[0], wt.shape[1:3], strides, dil, pool=False)
-            b = _bias(w, n, ins)
+            b = _bias(w, n, ins, omit_bias)
             dw = n.op == Op.DEPTHWISE_CONV2D
             if wt.q.scale.size > 1 and wt.q.axis != (3 if dw else 0):
                 raise ModelError(f"node {n.name!r}: weights quantized along axis {wt.q.axis}")
@@ -184,7 +188,7 @@ def export_tflite(g: Graph, path=None) -> bytes:
             o = s.FullyConnectedOptionsT()
             o.fusedActivationFunction = _act(s, n)
             o.keepNumDims = len(g.tensors[ins[0]].shape) != 2
-            b = _bias(w, n, ins)
+            b = _bias(w, n, ins, omit_bias)
             w.op("FULLY_CONNECTED", [w.tensor(ins[0]), w.tensor(ins[1]), b], [y()],
                  s.BuiltinOptions.FullyConnectedOptions, o)
         elif n.op == Op.ADD:

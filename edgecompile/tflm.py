@@ -88,6 +88,7 @@ class CompareResult:
     tflm_outputs: list = field(default_factory=list)    # per output: int8 [N, ...] from TFLM
     c_seconds: float = 0.0
     tflm_seconds: float = 0.0
+    rounding: str = "double"                            # the compiled model's --rounding
 
     @property
     def ok(self) -> bool:
@@ -108,7 +109,7 @@ def compare(art, outdir, model, samples: list[list[np.ndarray]], *, host=None, l
     tflm = Tflm(model)
     hm = host or HostModel(outdir, art.name, len(g.nodes))
     sizes = [g.tensors[o].size for o in g.outputs]
-    res = CompareResult(samples=len(samples))
+    res = CompareResult(samples=len(samples), rounding=g.meta.get("rounding", "double"))
     cs, ts = [[] for _ in sizes], [[] for _ in sizes]
     for s, q in enumerate(tqdm(samples, desc="comparing", unit="sample", disable=not progress, leave=False)):
         t0 = time.perf_counter()
@@ -161,6 +162,9 @@ def format_report(res: CompareResult) -> str:
     lines = [f"{res.samples} samples, {res.bytes_compared} output bytes: {res.mismatches} differ"
              + (f" in {len(res.mismatching_samples)} samples (first: sample {res.first_bad_sample})"
                 if res.mismatches else " (bit-exact with TFLM)")]
+    if res.mismatches and res.rounding != "double":
+        lines.append(f"note: the model was compiled with --rounding {res.rounding}; TFLM rounds twice (double), "
+                     "so ties differ by 1 LSB in conv, depthwise, fully connected, add and mean")
     if res.node_report:
         lines.append(f"per node on sample {res.first_bad_sample} (ours vs TFLM):")
         for n, op, bad, size in res.node_report:

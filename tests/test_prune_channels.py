@@ -133,3 +133,106 @@ def test_digits_unfolded_bn_reconstruct_and_compile(tmp_path):
     art = compile_model(None, name="d", calib=DIGITS_CALIB, float_graph=train.fold(train.reestimate_bn(pg, x)))
     res = run_verify(art, write_project(art, tmp_path / "o"), {"input": test["input"][:20]})
     assert res.ok
+
+
+def _mlp(widths, seed=0, act=True, rank=None, dup=None) -> Graph:
+    """FC chain x[1, widths[0]] -> ... (ReLU between when ``act``); with ``rank`` the first layer's
+    outputs past ``rank`` are linear combinations of the first ``rank`` (a redundant layer); with
+    ``dup`` its last 2 * dup outputs are larger copies of the first dup (large but redundant)."""
+    rng = np.random.default_rng(seed)
+    t, nodes, prev = {"x": Tensor("x", (1, widths[0]))}, [], "x"
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        w = rng.normal(0, 1 / np.sqrt(a), (b, a))
+        bias = rng.normal(0, 0.1, b)
+        if i == 0 and rank:
+            mix = rng.normal(0, 1, (b - rank, rank))
+            w[rank:], bias[rank:] = mix @ w[:rank], mix @ bias[:rank]
+        if i == 0 and dup:
+            w[-2 * dup:], bias[-2 * dup:] = np.tile(w[:dup], (2, 1)) * 3, np.tile(bias[:dup], 2) * 3
+        t[f"w{i}"] = Tensor(f"w{i}", (b, a), data=w.astype(np.float32))
+        t[f"b{i}"] = Tensor(f"b{i}", (b,), data=bias.astype(np.float32))
+        last = i == len(widths) - 2
+        t[f"h{i}"] = Tensor(f"h{i}", (1, b))
+        nodes.append(Node(f"h{i}", Op.FULLY_CONNECTED, [prev, f"w{i}", f"b{i}"], [f"h{i}"],
+                          dict(act_min=0.0) if act and not last else {}))
+        prev = f"h{i}"
+    return Graph("mlp", t, nodes, ["x"], [prev])
+
+
+def test_eliminate_finds_the_informative_columns():
+    from edgecompile.passes.prune_channels import _eliminate
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 10))
+    y = x[:, [2, 7]] @ rng.normal(size=(2, 5)) + 0.3
+    assert sorted(_eliminate(x, y, 2, 1e-9).tolist()) == [2, 7]
+
+
+def test_lsq_selection_and_refit_exact_on_a_linear_toy():
+    """A linear layer of rank 4 with 8 outputs: keeping 4 channels and refitting the consumer by least
+    squares reproduces the original outputs exactly, whichever spanning channels are kept."""
+    g = _mlp([6, 8, 3], act=False, rank=4)
+    x = {"x": np.random.default_rng(1).normal(size=(300, 6)).astype(np.float32)}
+    ctx = PassContext(options={"prune_channels": dict(fraction=0.5, importance="lsq", data=x)})
+    pg = reconstruct(prune_channels(g, ctx), g, x, ridge=1e-9)
+    assert pg.meta["pruned_channels"] == {"h0": (8, 4)} and pg.tensors["w1"].shape == (3, 4)
+    np.testing.assert_allclose(run_float_batch(pg, x)["h1"], run_float_batch(g, x)["h1"], atol=2e-4)
+    assert channel_fraction(pg) == 0.5
+
+
+def test_lsq_beats_activation_importance_on_a_relu_mlp():
+    g = _mlp([16, 24, 24, 16], seed=3, dup=6)
+    x = {"x": np.random.default_rng(4).normal(size=(2000, 16)).astype(np.float32)}
+    ref = run_float_batch(g, x)["h2"]
+
+    def err(importance):
+        ctx = PassContext(options={"prune_channels": dict(fraction=0.5, importance=importance, data=x)})
+        pg = reconstruct(prune_channels(g, ctx), g, x)
+        assert pg.meta["pruned_channels"] == {"h0": (24, 12), "h1": (24, 12)}
+        return float(np.mean((run_float_batch(pg, x)["h2"] - ref) ** 2))
+    assert err("lsq") < 0.8 * err("activation")
+
+
+def test_per_layer_fractions_through_compress():
+    from edgecompile.compress import compress
+    from edgecompile.errors import OptionError
+    g = _mlp([16, 24, 24, 16], seed=5)
+    x = {"x": np.random.default_rng(6).normal(size=(500, 16)).astype(np.float32)}
+    out = compress(g, prune_channels=[0.25, 0.5], importance="lsq", data=x, epochs=0)
+    assert out.meta["pruned_channels"] == {"h0": (24, 18), "h1": (24, 12)}
+    out = compress(g, prune_channels={"h1": 0.75}, importance="activation", data=x, epochs=0)
+    assert out.meta["pruned_channels"]["h1"] == (24, 6)
+    with pytest.raises(OptionError, match="2 prunable layers"):
+        compress(g, prune_channels=[0.5], data=x, epochs=0)
+    with pytest.raises(OptionError, match="no prunable layer"):
+        compress(g, prune_channels={"nope": 0.5}, data=x, epochs=0)
+
+
+def test_autoencoder_distill_imitates_the_teacher_only():
+    from edgecompile.compress import compress
+    g = _mlp([16, 24, 16], seed=7)                    # output size == input size: an autoencoder
+    x = {"x": np.random.default_rng(8).normal(size=(256, 16)).astype(np.float32)}
+    out = compress(g, prune_channels=0.5, importance="lsq", data=x, epochs=2, distill=True, lr=1e-3)
+    info = out.meta["finetune"]
+    assert info["alpha"] == 0.0 and info["loss_after"] < info["loss_before"]
+    assert compress(g, prune_channels=0.5, data=x, epochs=1).meta["finetune"]["alpha"] == 1.0
+
+
+def test_cli_per_layer_fractions_and_lsq(tmp_path):
+    from test_cli import one_line_error, run_cli
+    code, _, err = run_cli("compile", DIGITS_ONNX, "--calib", DIGITS_CALIB, "--prune-channels", "0.5,0.5",
+                           "-o", tmp_path / "bad")
+    assert code == 1 and "2 fractions for 4 prunable layers" in one_line_error(err)
+    code, _, err = run_cli("compile", DIGITS_ONNX, "--calib", DIGITS_CALIB, "--prune-channels", "0,0.5,0.5,0.25",
+                           "--importance", "lsq", "-o", tmp_path / "o")
+    assert code == 0, err
+    art = __import__("edgecompile.compiler", fromlist=["load_artifact"]).load_artifact(tmp_path / "o")
+    pc = art.float_graph.meta["pruned_channels"]
+    assert pc["/conv1/Conv"][0] == pc["/conv1/Conv"][1] and pc["/fc1/Gemm"][1] < pc["/fc1/Gemm"][0]
+
+
+def test_lsq_on_tied_and_pinned_layers_falls_back_to_activation():
+    g = _graph("add")
+    x = {"x": np.random.default_rng(9).normal(size=(64, 6, 5, 3)).astype(np.float32)}
+    out = prune_channels(g, PassContext(options={"prune_channels": dict(fraction=0.5, importance="lsq", data=x)}))
+    verify(out)
+    assert out.meta["pruned_channels"] == {"a": (8, 4), "b": (8, 4), "c": (7, 3)}   # tied a/b cut once

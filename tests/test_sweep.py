@@ -28,7 +28,8 @@ def test_metric_auc_and_top1():
 def test_sweep_cli(tmp_path):
     pytest.importorskip("matplotlib")
     code, out, err = run_cli("sweep", DIGITS_ONNX, "--calib", DIGITS_CALIB, "--eval", DIGITS_TEST, "--finetune",
-                             DIGITS_TEST, "--epochs", "1", "--levels", "0,0.8", "--board", "none", "-o", tmp_path / "s")
+                             DIGITS_TEST, "--epochs", "1", "--levels", "0,0.8", "--sparse", "size", "--board", "none",
+                             "-o", tmp_path / "s")
     assert code == 0, err
     rows = json.loads((tmp_path / "s" / "sweep.json").read_text())
     assert [r["level"] for r in rows] == [0.0, 0.8]

@@ -20,12 +20,16 @@ def test_clean_build_is_bit_exact(tmp_path):
 def test_corrupted_weights_are_localized(tmp_path):
     art = compile_model(DIGITS_ONNX, calib=DIGITS_CALIB, name="dg")
     g = art.graph
-    # the third weighted node: corrupt its int8 weights in the generated C only
-    victim_idx, victim = [(k, n) for k, n in enumerate(g.nodes) if n.kernel and len(n.inputs) > 1][2]
+    # a weighted node past the first whose host kernel reads its int8 weights from NAME_weights.c (variants
+    # that re-lay weights out carry them in params; the 3x3 depthwise reads its table except on Helium
+    # cores): corrupt them in the generated C only
+    order = emitted_consts(g)          # the dg_w<k> numbering
+    victims = [(k, n) for k, n in enumerate(g.nodes)
+               if n.kernel and len(n.inputs) > 1 and n.inputs[1] in order and n.variant != "3x3"]
+    victim_idx, victim = next(v for v in victims if v[0] >= 2)
     out = write_project(art, tmp_path / "m")
     wfile = out / "dg_weights.c"
     text = wfile.read_text()
-    order = emitted_consts(g)          # the dg_w<k> numbering (variants may carry e.g. the bias in params)
     target = f"dg_w{order.index(victim.inputs[1])}"
     pat = re.compile(rf"(const int8_t {target}\[\d+\] = \{{\s*)(-?\d+)")
     text, n = pat.subn(lambda m: m.group(1) + str(-int(m.group(2)) if int(m.group(2)) else "5"), text)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import __version__
+from .. import report as report_page
 from ..analysis import const_bytes, emitted_consts, node_macs, total_macs
 from ..ir import Graph
 from ..ops import REGISTRY
@@ -114,8 +115,59 @@ def render(g: Graph, name: str, options: dict | None = None) -> dict[str, str]:
         files[f"runtime/{rel}"] = (rt / rel).read_text()
     for rel in ctx["runtime_sources"]:
         files[f"runtime/{rel}"] = (rt / rel).read_text()
-    files["report.json"] = json.dumps(report(g, name, nodes, consts), indent=2, sort_keys=True) + "\n"
+    files["runtime/include/ec_config.h"] = pin_rounding(files["runtime/include/ec_config.h"], rounding(g))
+    rep = report(g, name, nodes, consts)
+    files["report.json"] = json.dumps(rep, indent=2, sort_keys=True) + "\n"
+    files["report.html"] = report_page.html_page(rep, g)
     return files
+
+
+_ROUNDING_DEFAULT = "#ifndef EC_SINGLE_ROUNDING\n#define EC_SINGLE_ROUNDING 0\n#endif\n"
+
+
+def rounding(g: Graph) -> str:
+    """The graph's requantization rounding mode (compile --rounding; graphs from before it: double)."""
+    return g.meta.get("rounding", "double")
+
+
+def pin_rounding(config_h: str, mode: str) -> str:
+    """ec_config.h with EC_SINGLE_ROUNDING fixed to ``mode``: any build of the project (our
+    Makefile, CMake, host.py, firmware.py, a user's IDE) compiles the runtime in the model's mode,
+    objects of the two modes differ in their header contents (the object caches key on them), and a
+    conflicting -DEC_SINGLE_ROUNDING is a compile error."""
+    if _ROUNDING_DEFAULT not in config_h:
+        raise AssertionError("runtime_c/include/ec_config.h: the EC_SINGLE_ROUNDING default block moved")
+    v = int(mode == "single")
+    pinned = (f"/* pinned by edgecompile: this model was compiled with --rounding {mode} */\n"
+              f"#if defined(EC_SINGLE_ROUNDING) && EC_SINGLE_ROUNDING != {v}\n"
+              f"#error \"EC_SINGLE_ROUNDING differs from the model's --rounding {mode}\"\n#endif\n"
+              f"#undef EC_SINGLE_ROUNDING\n#define EC_SINGLE_ROUNDING {v}\n")
+    return config_h.replace(_ROUNDING_DEFAULT, pinned)
+
+
+def set_sections(g: Graph, arena: str | None = None, weights=()) -> None:
+    """Linker sections for the arena and for constant tensors (g.meta["sections"], used by the
+    templates): ``weights`` rules "SECTION" (every weight) or "SECTION=NODE_GLOB", first match wins."""
+    import fnmatch
+    import re
+    from ..errors import OptionError
+    for sec in [arena] + [w.split("=", 1)[0] for w in weights]:
+        if sec is not None and not re.fullmatch(r"[.A-Za-z_][.A-Za-z0-9_$]*", sec):
+            raise OptionError(f"invalid linker section name {sec!r}")
+    placed: dict[str, str] = {}
+    used = set(emitted_consts(g))
+    for rule in weights:
+        sec, _, pat = rule.partition("=")
+        hit = [n for n in g.nodes if not pat or fnmatch.fnmatchcase(n.name, pat)]
+        if pat and not hit:
+            raise OptionError(f"--weights-section {rule}: no node name matches {pat!r}")
+        mine = [t for n in hit for t in n.inputs if t in used]
+        if not mine:
+            raise OptionError(f"--weights-section {rule}: the matching nodes have no weight arrays in "
+                              f"NAME_weights.c (kernels that repack weights keep them in NAME.c)")
+        for t in mine:
+            placed.setdefault(t, sec)
+    g.meta["sections"] = {"arena": arena, "weights": placed}
 
 
 def report(g: Graph, name: str, nodes, consts) -> dict:
@@ -130,12 +182,14 @@ def report(g: Graph, name: str, nodes, consts) -> dict:
         "weights_bytes": const_bytes(g),
         "macs": total_macs(g),
         "quantization": g.meta.get("quantized"),
+        "rounding": rounding(g),
         "inputs": _io(g, g.inputs, True),
         "outputs": _io(g, g.outputs, False),
         "nodes": [dict(id=v.id, name=v.name, op=v.op, onnx_op=v.source_op, kernel=v.kernel,
                        output_shape=list(v.out_shape), macs=node_macs(g, n),
                        storage=list(mem["storage"][n.outputs[0]]))
                   for v, n in zip(nodes, g.nodes)],
+        **{k: v for k, v in report_page.build(g, name).items() if k != "name"},   # memory, per-layer
     }
 
 

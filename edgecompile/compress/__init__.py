@@ -18,7 +18,7 @@ def _check(v, what: str, hi: float = 1.0) -> None:
 
 
 def compress(model, *, prune: float | None = None, prune_scope: str = "global", prune_budget: float | None = None,
-             prune_channels: float | None = None,
+             prune_channels=None,
              importance: str = "l1", data: dict | None = None, labels=None, calib: dict | None = None,
              epochs: int | None = None, distill: bool = False, lr: float | None = None, optimizer: str = "adam",
              batch_size: int = 32, seed: int = 0, progress: bool = False, log=None) -> Graph:
@@ -32,13 +32,16 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
                  "sensitivity" (per-layer fractions from compress.sensitivity on data / calib)
     prune_budget instead of a sparsity: prune each layer as far as its own pruning costs at most this
                  much score (accuracy, or agreement with the unpruned model) on data / calib
-    prune_channels  fraction of each layer's output channels to remove (structured surgery), then a
+    prune_channels  fraction of each layer's output channels to remove (structured surgery), or one
+                 fraction per prunable layer in node order (a sequence) or by node name (a dict); then a
                  least-squares refit of the FC / pointwise layers on data or calib (prune_channels.reconstruct)
-    importance   channel importance: "l1" | "l2" | "activation"
+    importance   channel importance: "l1" | "l2" | "activation" | "lsq" (greedy least-squares selection
+                 layer by layer, prune_channels.select_lsq)
     data, labels fine-tuning samples {input: [N, ...]} and optional labels (else: autoencoders
                  reconstruct their input, classifiers distil from the unpruned model)
     calib        samples for BN re-estimation / activation importance when ``data`` is None
-    distill      also distil from the unpruned float model when labels are given
+    distill      also distil from the unpruned float model when labels are given; an autoencoder
+                 without labels then imitates the unpruned model's outputs only (no reconstruction loss)
     """
     from .. import train
     from ..passes import PassContext
@@ -46,6 +49,8 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
     from ..passes.prune_channels import prune_channels as channels_pass
     from ..train.autograd import bn_attr
     _check(prune, "--prune sparsity")
+    prune_channels, channel_ratios = (None, prune_channels) if isinstance(prune_channels, (dict, list, tuple)) \
+        else (prune_channels, None)
     _check(prune_channels, "--prune-channels fraction")
     if prune_budget is not None and (prune is not None or not 0.0 <= prune_budget <= 1.0):
         raise OptionError("--prune-budget is a score drop in [0, 1] and replaces --prune SPARSITY")
@@ -60,15 +65,19 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
     else:       # BatchNorm kept apart while pruning / fine-tuning (when the model has any)
         from ..compiler import import_model
         g = import_model(model)
-        if tune or prune_channels:
+        if tune or prune_channels or channel_ratios:
             gu = train.import_unfolded(model)
             if any(bn_attr(n) for n in gu.nodes):
                 g = dataclasses.replace(gu, meta={**g.meta, **gu.meta})
     teacher = g
     samples = data if data is not None else calib
     sub = None if samples is None else _spread(samples, 512)
-    if prune_channels:
-        ctx = PassContext(options={"prune_channels": dict(fraction=prune_channels, importance=importance, data=sub)})
+    if channel_ratios is not None:
+        channel_ratios = _layer_ratios(g, channel_ratios)
+    if prune_channels or channel_ratios:
+        ctx = PassContext(options={"prune_channels": dict(
+            fraction=prune_channels, ratios=channel_ratios, importance=importance,
+            data=_spread(samples, 20000) if importance == "lsq" and samples is not None else sub)})
         g = channels_pass(g, ctx)
         if samples is not None:
             from ..passes.prune_channels import reconstruct
@@ -102,11 +111,12 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
         head, beta = train.find_head(g)
         autoencoder = beta is None and len(g.inputs) == 1 and g.tensors[g.inputs[0]].size == g.tensors[head].size
         use_teacher = distill or (labels is None and not autoencoder)
-        g = train.finetune(g, data, labels, teacher=teacher if use_teacher else None,
+        pure = distill and autoencoder and labels is None    # imitate the teacher's reconstruction only
+        g = train.finetune(g, data, labels, teacher=teacher if use_teacher else None, alpha=0.0 if pure else None,
                            epochs=epochs, batch_size=batch_size, lr=lr or 1e-3, optimizer=optimizer,
                            masks=train.masks_from_zeros(g) if sched is None and g.meta.get("prune_masks") else None,
                            sparsity_schedule=sched, seed=seed, progress=progress, log=log)
-    elif prune_channels and sub is not None and any(bn_attr(n) for n in g.nodes):
+    elif (prune_channels or channel_ratios) and sub is not None and any(bn_attr(n) for n in g.nodes):
         g = train.reestimate_bn(g, sub)
     if any(bn_attr(n) for n in g.nodes):
         meta = dict(g.meta)
@@ -115,6 +125,23 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
     if prune:
         g.meta["prune_masks"] = train.masks_from_zeros(g)    # folding renamed the weights
     return g
+
+
+def _layer_ratios(g: Graph, ratios) -> dict:
+    """{node name: fraction} from a dict or from one fraction per prunable layer in node order."""
+    from ..passes.prune_channels import PINNED, analyze
+    ids, _, spaces = analyze(g)
+    layers = [m for m, sp in spaces.items() if any(ids.find(int(a)) != PINNED for a in sp)]
+    if not isinstance(ratios, dict):
+        if len(ratios) != len(layers):
+            raise OptionError(f"--prune-channels: {len(ratios)} fractions for {len(layers)} prunable layers "
+                              f"({', '.join(layers)})")
+        ratios = dict(zip(layers, ratios))
+    for k, v in ratios.items():
+        if k not in spaces:
+            raise OptionError(f"--prune-channels: no prunable layer named {k!r}")
+        _check(float(v), f"--prune-channels fraction for {k}")
+    return {k: float(v) for k, v in ratios.items()}
 
 
 def _view(weights: dict) -> Graph:

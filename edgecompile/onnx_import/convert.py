@@ -380,8 +380,10 @@ def _common_perm(dyns: list[Dyn]) -> tuple[int, ...]:
 
 @converter("Add")
 def add(b, ins, a, c):
-    ins = sorted(ins, key=lambda v: not isinstance(v, Dyn))       # computed operand first
-    names, perm, shape = _operands(b, ins, c)
+    order = sorted(range(len(ins)), key=lambda i: not isinstance(ins[i], Dyn))    # computed operand first
+    if len(c.inputs) == len(ins):                       # constants keep their own ONNX names
+        c = Ctx(c.opset, c.op, [c.inputs[i] for i in order], c.out)
+    names, perm, shape = _operands(b, [ins[i] for i in order], c)
     return Dyn(b.emit(Op.ADD, names, {}, c.out), shape, perm)
 
 

@@ -80,7 +80,7 @@ def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def requant_out(acc, p: dict) -> np.ndarray:
     """Requantize an int32 accumulator with per-channel params, add the offset, clamp to int8."""
-    y = fx.requantize(acc, p["multiplier"], p["shift"]) + p["output_offset"]
+    y = fx.requantize(acc, p["multiplier"], p["shift"], fx.rounding_of(p)) + p["output_offset"]
     return fx.saturate(y, p["act_min"], p["act_max"])
 
 

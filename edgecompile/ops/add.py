@@ -11,6 +11,7 @@ from ..ir import Op
 from ..quant import fixedpoint as fx
 from . import Case, OpSpec, register
 from ._common import INF, act_mask, act_range, apply_act, dims4, sum_to_shape
+from .add_variants import ADD
 
 LEFT_SHIFT = 20   # TFLM add_common.cc, int8
 
@@ -50,9 +51,10 @@ def ref_int8(a, b, p):
     """ec_add_s8, all elements at once (inputs broadcast to the output shape)."""
     def rescale(x, i):
         shifted = (x.astype(np.int64) + p[f"input{i}_offset"]) << p["left_shift"]
-        return fx.multiply_by_quantized_multiplier(shifted, p[f"input{i}_multiplier"], p[f"input{i}_shift"])
+        return fx.multiply_by_quantized_multiplier(shifted, p[f"input{i}_multiplier"], p[f"input{i}_shift"],
+                                                   fx.rounding_of(p))
     total = rescale(a, 1) + rescale(b, 2)
-    y = fx.multiply_by_quantized_multiplier(total, p["output_multiplier"], p["output_shift"])
+    y = fx.multiply_by_quantized_multiplier(total, p["output_multiplier"], p["output_shift"], fx.rounding_of(p))
     return fx.saturate(y + p["output_offset"], p["act_min"], p["act_max"])
 
 
@@ -71,4 +73,4 @@ CASES = [
 ]
 
 register(OpSpec(Op.ADD, kernel="ec_add_s8", template="ops/add.c.j2", infer=infer, ref_float=ref_float,
-                prepare=prepare, ref_int8=ref_int8, cases=CASES, grad=grad))
+                prepare=prepare, ref_int8=ref_int8, cases=CASES, grad=grad, variants=ADD))

@@ -143,6 +143,13 @@ CASES = [
     _c("kernel_larger_than_input", (1, 3, 2, 3), (4, 5, 5, 3), pads=(2, 2, 2, 2)),
     _c("all_pad_rows", (1, 4, 4, 2), (3, 2, 2, 2), strides=(2, 2), pads=(0, 0, 3, 1)),
     _c("batch2", (2, 5, 5, 4), (6, 3, 3, 4), strides=(1, 2), pads=(1, 1, 1, 1)),
+    # the dense kernels' blocking and tails: depth % 4 / % 16, odd pixels and channels, strides 1-3
+    _c("im2col_depth_630", (1, 6, 5, 70), (9, 3, 3, 70), pads=(1, 1, 1, 1), act_min=0.0),
+    _c("stride3_odd_pads", (1, 13, 11, 5), (7, 3, 3, 5), strides=(3, 3), pads=(2, 1, 0, 2)),
+    _c("kernel_1x7_stride_1x3", (1, 4, 23, 6), (6, 1, 7, 6), strides=(1, 3), pads=(0, 3, 0, 2)),
+    _c("pointwise_odd", (1, 3, 5, 19), (11, 1, 1, 19)),
+    _c("pointwise_one_pixel", (1, 1, 1, 37), (5, 1, 1, 37), quant=dict(per_channel=False)),
+    _c("pointwise_depth_48", (1, 2, 3, 48), (16, 1, 1, 48), quant=dict(in_zp=-128), **RELU6),
 ]
 
 register(OpSpec(Op.CONV2D, kernel="ec_conv2d_s8", template="ops/conv2d.c.j2",

@@ -11,6 +11,7 @@ from . import Case, OpSpec, register
 from ._common import (INF, act_mask, apply_act, conv_out, dims4, grad_dtype, requant_out, weighted_params,
                       window_params)
 from .conv2d import scatter_taps, windows
+from .dw_variants import DEPTHWISE
 
 
 def infer(x, w, b=None, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), **attrs):
@@ -113,4 +114,4 @@ CASES = [
 
 register(OpSpec(Op.DEPTHWISE_CONV2D, kernel="ec_depthwise_conv2d_s8", template="ops/depthwise_conv2d.c.j2",
                 infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
-                weights={1: 3}, bias=2, consts=(1, 2), grad=grad))
+                weights={1: 3}, bias=2, consts=(1, 2), grad=grad, variants=DEPTHWISE))

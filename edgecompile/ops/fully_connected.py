@@ -33,6 +33,7 @@ def prepare(node, ins, out):
     x, w, b = ins
     rows = int(np.prod(x.shape[:-1]))
     return dict(weighted_params(node, x, w, b, out, axis_out=0),
+                scratch_bytes=dense_variants.mat_scratch(rows, w.shape[1], w.shape[0]),
                 input_dims=(rows, 1, 1, x.shape[-1]), filter_dims=(w.shape[0], 1, 1, w.shape[1]),
                 output_dims=(rows, 1, 1, w.shape[0]))
 
@@ -56,6 +57,9 @@ CASES = [
     Case("rows_3d", ((1, 5, 13), (11, 13), (11,))),
     Case("wide", ((1, 640), (128, 640), (128,))),
     Case("one_output", ((1, 7), (1, 7), (1,))),
+    Case("rows_5_depth_45", ((5, 45), (13, 45), (13,))),
+    Case("rows_1_out_5_depth_100", ((1, 100), (5, 100), (5,)), quant=dict(per_channel=False)),
+    Case("depth_3", ((4, 3), (6, 3), (6,))),
 ]
 
 register(OpSpec(Op.FULLY_CONNECTED, kernel="ec_fully_connected_s8", template="ops/fully_connected.c.j2",

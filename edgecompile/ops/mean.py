@@ -51,7 +51,7 @@ def ref_int8(x, p):
     """ec_mean_s8: y = MBQM(sum(q) - z_in * N, M', s') + z_out, saturated to int8."""
     n, h, w, c = p["input_dims"]
     acc = x.reshape(n, h * w, c).astype(np.int64).sum(axis=1) + p["input_offset"] * h * w
-    y = fx.multiply_by_quantized_multiplier(acc, p["multiplier"], p["shift"]) + p["output_offset"]
+    y = fx.multiply_by_quantized_multiplier(acc, p["multiplier"], p["shift"], fx.rounding_of(p)) + p["output_offset"]
     return fx.saturate(y).reshape(p["output_shape"])
 
 

@@ -15,11 +15,12 @@ import numpy as np
 from . import Variant
 
 # Cortex-M4 instructions per output value (gcc -O2, QEMU -icount, least-squares fit over single-layer
-# FC / conv / pointwise models at 0-95% sparsity against the DSP dense kernels, within 11%;
+# FC / conv / pointwise models at 0-95% sparsity against the DSP dense kernels, within 11%; the dense
+# terms refit for ec_matmul.h's int16-row kernels with the fast requantization;
 # tests/test_sparse.py::test_cost_model_on_qemu checks the decisions on QEMU).
-DENSE_FC = (114.0, 3.1)                  # per output, per MAC: FullyConnected with one row
-DENSE_ROWS = (77.0, 1.6)                 # ... with many rows (pointwise Conv2D): 2-row blocks
-DENSE_CONV = (109.0, 1.4, 1.7)           # per output, per tap, per MAC
+DENSE_FC = (22.5, 1.6)                   # per output, per MAC: FullyConnected with one row
+DENSE_ROWS = (29.3, 1.25)                # ... with many rows (pointwise Conv2D): 2-row blocks
+DENSE_CONV = (12.7, 2.4, 1.25)           # per output, per tap, per MAC (im2col)
 SPARSE_FC = (71.0, 8.1, 8.2)             # per output, per mask byte, per non-zero
 SPARSE_CONV = (196.0, 16.7, 7.9, 6.8)    # per output, per tap, per mask byte, per non-zero
 MARGIN = 0.9          # sparse only when it is at most 90% of the dense bytes
@@ -87,6 +88,7 @@ def _prepare(node, ins, out, params) -> dict:
     mask, values = encode(ins[1].data)
     if values.size == 0:
         values = np.zeros(1, np.int8)        # C has no empty arrays; never read
+    params = {k: v for k, v in params.items() if k != "scratch_bytes"}     # the sparse kernels need none
     return dict(params, sparse_mask=mask, sparse_values=values, sparse_nnz=int(np.count_nonzero(ins[1].data)))
 
 

@@ -19,6 +19,8 @@ def lower(g: Graph, ctx) -> Graph:
                 raise ModelError(f"node {n.name!r} ({n.op}): tensor {t.name!r} is not quantized")
         try:
             n.params = dict(spec.prepare(n, ins, out) or {}) if spec.prepare else {}
+            if "rounding" in g.meta:           # compile --rounding: variants' tables must follow it
+                n.params["rounding"] = g.meta["rounding"]
             n.kernel, n.variant = spec.kernel, None
             for v in spec.variants:
                 if v.choose(n, ins, out, n.params, ctx.options):

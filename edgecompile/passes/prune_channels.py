@@ -15,8 +15,10 @@ Options, ``ctx.options["prune_channels"]``:
   fraction    fraction of each layer's (or tied group's) output channels to remove
   ratios      {producer node name: fraction} overriding ``fraction`` for those layers
   importance  "l1" (default) | "l2" (filter norms, times |BatchNorm scale| when one follows) |
-              "activation" (mean |activation| over ``data``, after the layer's BN / activation)
-  data        {input name: [N, ...]} float samples for "activation"
+              "activation" (mean |activation| over ``data``, after the layer's BN / activation) |
+              "lsq" (``select_lsq``: layer by layer, keep the channels from which the next layer's
+              original pre-activations are best rebuilt by least squares, refitting as it goes)
+  data        {input name: [N, ...]} float samples for "activation" and "lsq"
 ``reconstruct`` then refits the consumers by least squares on data (compress does this when given
 data, before fine-tuning).
 """
@@ -34,7 +36,7 @@ from ..reference import run_float_batch
 
 PINNED = 0
 FOLLOW = {Op.CLAMP, Op.LOGISTIC, Op.TANH, Op.MAX_POOL2D, Op.AVG_POOL2D, Op.MEAN, Op.PAD}
-IMPORTANCE = ("l1", "l2", "activation")
+IMPORTANCE = ("l1", "l2", "activation", "lsq")
 
 
 class _Ids:
@@ -118,11 +120,11 @@ def analyze(g: Graph):
     return ids, prov, spaces
 
 
-def _scores(g: Graph, spaces, importance: str, data) -> dict[str, np.ndarray]:
-    """Per producer: one importance value per output channel."""
+def _chains(g: Graph, spaces) -> dict:
+    """Per producer: the last node of the BN / activation / pool chain that only it feeds."""
     cons = g.consumers()
     chain = {}
-    for name, _ in spaces.items():
+    for name in spaces:
         n = next(m for m in g.nodes if m.name == name)
         while True:                       # follow BN / activation / pools that only this layer feeds
             nxt = cons.get(n.outputs[0], [])
@@ -131,7 +133,12 @@ def _scores(g: Graph, spaces, importance: str, data) -> dict[str, np.ndarray]:
                 break
             n = nxt[0]
         chain[name] = n
-    out = {}
+    return chain
+
+
+def _scores(g: Graph, spaces, importance: str, data) -> dict[str, np.ndarray]:
+    """Per producer: one importance value per output channel."""
+    chain, out = _chains(g, spaces), {}
     if importance == "activation":
         if not data:
             raise OptionError("activation importance needs data (fine-tuning or calibration samples)")
@@ -231,7 +238,9 @@ def surgery(g: Graph, removed: set[int]) -> Graph:
         g.tensors[n.outputs[0]] = dataclasses.replace(out, shape=tuple(REGISTRY[n.op].infer(*shapes, **n.attrs)))
     if masks:
         g.meta["prune_masks"] = masks
-    g.meta["channel_keep"] = {name: np.flatnonzero(~np.isin(sp, rm)) for name, sp in spaces.items()}
+    prev = g.meta.get("channel_keep") or {}         # repeated surgery: keep indices into the original
+    kept = {name: np.flatnonzero(~np.isin(sp, rm)) for name, sp in spaces.items()}
+    g.meta["channel_keep"] = {name: prev[name][k] if name in prev else k for name, k in kept.items()}
     pc = dict(g.meta.get("pruned_channels") or {})
     for name, sp in spaces.items():
         if any(ids.find(int(a)) != PINNED for a in sp):     # layers that could lose channels
@@ -241,10 +250,11 @@ def surgery(g: Graph, removed: set[int]) -> Graph:
     return g
 
 
-def reconstruct(g: Graph, original: Graph, data: dict, ridge: float = 1e-3) -> Graph:
+def reconstruct(g: Graph, original: Graph, data: dict, ridge: float = 1e-6, only=None) -> Graph:
     """Least-squares repair after ``surgery`` (as in ThiNet / He et al. 2017): in node order, each
-    FullyConnected and pointwise Conv2D gets the weights and bias that best reproduce, from its inputs
-    in the pruned graph, the original node's pre-activation outputs (kept channels) on ``data``."""
+    FullyConnected and pointwise Conv2D (or only the nodes named in ``only``) gets the weights and bias
+    that best reproduce, from its inputs in the pruned graph, the original node's pre-activation
+    outputs (kept channels) on ``data``; ``ridge`` is relative to the mean input energy."""
     keep = g.meta.get("channel_keep") or {}
     g = g.copy()
     feeds = {k: np.asarray(v, np.float32) for k, v in data.items() if k in g.inputs}
@@ -254,7 +264,7 @@ def reconstruct(g: Graph, original: Graph, data: dict, ridge: float = 1e-3) -> G
     for n in g.nodes:
         w = g.tensors[n.inputs[1]] if len(n.inputs) > 1 and n.inputs[1] else None
         if n.op not in (Op.FULLY_CONNECTED, Op.CONV2D) or not w.is_const or n.name not in old or (
-                n.op == Op.CONV2D and not pointwise(n, [None, w])):
+                n.op == Op.CONV2D and not pointwise(n, [None, w])) or (only is not None and n.name not in only):
             continue
         n0 = old[n.name]
         w0 = original.tensors[n0.inputs[1]].data
@@ -276,6 +286,71 @@ def reconstruct(g: Graph, original: Graph, data: dict, ridge: float = 1e-3) -> G
     return g.prune_unused()
 
 
+def _eliminate(x: np.ndarray, y: np.ndarray, k: int, ridge: float) -> np.ndarray:
+    """Indices of the k columns of x that best predict y (least squares with an intercept), by
+    backward elimination: drop, one at a time, the column whose removal raises the residual least
+    (its coefficient row's energy over the diagonal of the inverse Gram matrix)."""
+    xa = np.hstack([x, np.ones((len(x), 1))])
+    gram, cross = xa.T @ xa, xa.T @ y
+    gram[np.diag_indices_from(gram)] += ridge * np.trace(gram) / len(gram)
+    keep = list(range(x.shape[1]))
+    while len(keep) > k:
+        idx = keep + [x.shape[1]]
+        inv = np.linalg.inv(gram[np.ix_(idx, idx)])
+        beta = inv @ cross[idx]
+        keep.pop(int(np.argmin(np.square(beta[:-1]).sum(1) / np.diag(inv)[:-1])))
+    return np.array(keep)
+
+
+def select_lsq(g: Graph, fraction: float | None = None, ratios: dict | None = None, data=None,
+               ridge: float = 1e-6) -> Graph:
+    """Greedy least-squares channel pruning (ThiNet-like), layer by layer in node order: refit the
+    layer to the original pre-activations, then keep the output channels from which its consumer's
+    original pre-activations are best rebuilt (``_eliminate``) and cut the others.  Layers that are
+    tied, or whose channels do not feed exactly one FC / pointwise consumer, use activation importance.
+    Returns the pruned graph; ``reconstruct`` then refits the consumers."""
+    if not data:
+        raise OptionError("lsq channel importance needs data (fine-tuning or calibration samples)")
+    ratios = dict(ratios or {})
+    feeds = {k: np.asarray(v, np.float32) for k, v in data.items() if k in g.inputs}
+    original, env0 = g, run_float_batch(g, feeds, keep_all=True)
+    names, done = [n.name for n in g.nodes if n.name in analyze(g)[2]], set()
+    for name in names:
+        frac = float(ratios.get(name, fraction) or 0.0)
+        ids, _, spaces = analyze(g)
+        free = [a for a in spaces[name] if ids.find(int(a)) != PINNED]
+        k = len(spaces[name]) - min(int(round(frac * len(spaces[name]))), len(spaces[name]) - 1)
+        if not frac or len(free) < len(spaces[name]) or name in done:
+            continue
+        g = reconstruct(g, original, feeds, ridge, only={name})
+        last = _chains(g, {name: 0})[name]
+        cons = g.consumers().get(last.outputs[0], [])
+        roots = {ids.find(int(a)) for a in spaces[name]}
+        partners = {m for m, sp in spaces.items() if m != name and roots & {ids.find(int(b)) for b in sp}}
+        tied = bool(partners)                      # residual Add / Concat groups: pruned once, together
+        done |= partners
+        w = g.tensors[cons[0].inputs[1]] if len(cons) == 1 and len(cons[0].inputs) > 1 else None
+        if tied or w is None or not w.is_const or cons[0].name not in {n.name for n in original.nodes} or not (
+                cons[0].op == Op.FULLY_CONNECTED or (cons[0].op == Op.CONV2D and pointwise(cons[0], [None, w]))):
+            g = surgery(g, _drop_lowest(g, name, frac, feeds))
+            continue
+        env = run_float_batch(g, feeds, keep_all=True)
+        n0 = next(n for n in original.nodes if n.name == cons[0].name)
+        w0 = original.tensors[n0.inputs[1]].data
+        b0 = original.tensors[n0.inputs[2]].data if n0.inputs[2:] and n0.inputs[2] else 0.0
+        y = env0[n0.inputs[0]].reshape(-1, w0.shape[-1]).astype(np.float64) @ w0.reshape(len(w0), -1).T + b0
+        x = env[last.outputs[0]].reshape(-1, len(spaces[name])).astype(np.float64)
+        keep = _eliminate(x, y, k, ridge)
+        g = surgery(g, {int(a) for a in np.delete(spaces[name], keep)})
+    return g
+
+
+def _drop_lowest(g: Graph, name: str, frac: float, feeds: dict) -> set[int]:
+    """Channel ids of producer ``name`` to remove by activation importance (``select`` on one layer)."""
+    fractions = {n: 0.0 for n in analyze(g)[2]}
+    return select(g, None, {**fractions, name: frac}, "activation", feeds)
+
+
 def channel_fraction(g: Graph) -> float:
     """Fraction of prunable output channels removed, from meta["pruned_channels"]."""
     pc = g.meta.get("pruned_channels") or {}
@@ -287,5 +362,7 @@ def prune_channels(g: Graph, ctx) -> Graph:
     o = dict(ctx.options.get("prune_channels") or {})
     if not o.get("fraction") and not o.get("ratios"):
         return g.copy()
+    if o.get("importance") == "lsq":
+        return select_lsq(g, o.get("fraction"), o.get("ratios"), o.get("data"))
     removed = select(g, o.get("fraction"), o.get("ratios"), o.get("importance", "l1"), o.get("data"))
     return surgery(g, removed)

@@ -12,9 +12,14 @@ import numpy as np
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
 
-# Rounding mode knob, mirrored by EC_SINGLE_ROUNDING in ec_config.h.  TFLM's default is double.
+# Requantization rounding modes (``compile --rounding``), mirrored by EC_SINGLE_ROUNDING in the
+# generated ec_config.h.  "double" is TFLM's default (SRDHM + RoundingDivideByPOT); "single" is
+# CMSIS-NN built with CMSIS_NN_USE_SINGLE_ROUNDING (one rounding of the 64-bit product).  The mode
+# travels as an explicit argument / the ``params["rounding"]`` entry of the nodes that requantize
+# an accumulator (conv, depthwise, fully connected, add, mean); there is no global state.
 DOUBLE_ROUNDING = "double"
 SINGLE_ROUNDING = "single"
+ROUNDING_MODES = (DOUBLE_ROUNDING, SINGLE_ROUNDING)
 
 
 def _round_half_away(x: float) -> int:
@@ -69,9 +74,12 @@ def multiply_by_quantized_multiplier(x, multiplier, shift, rounding: str = DOUBL
     m = np.asarray(multiplier, dtype=np.int64)
     s = np.asarray(shift, dtype=np.int64)
     if rounding == SINGLE_ROUNDING:
-        # (x*M + 2^(30-s)) >> (31-s); x*M fits in int64, so no intermediate overflow here.
+        # CMSIS-NN arm_nn_requantize: ((x*M >> (30-s)) + 1) >> 1 in int64 (= (x*M + 2^(30-s)) >>
+        # (31-s)), cast to int32 at the end; defined for -31 <= s <= 30 (see check_single_shift).
         total = 31 - s
-        return (x * m + (np.int64(1) << (total - 1))) >> total
+        return wrap_int32((x * m + (np.int64(1) << (total - 1))) >> total)
+    if rounding != DOUBLE_ROUNDING:
+        raise ValueError(f"unknown rounding mode {rounding!r} (choose from {', '.join(ROUNDING_MODES)})")
     left = np.maximum(s, 0)
     right = np.maximum(-s, 0)
     a = wrap_int32(x << left)
@@ -81,6 +89,20 @@ def multiply_by_quantized_multiplier(x, multiplier, shift, rounding: str = DOUBL
 def requantize(acc, multiplier, shift, rounding: str = DOUBLE_ROUNDING):
     """Alias used by kernels: int32 accumulator -> scaled int32 (before adding the output offset)."""
     return multiply_by_quantized_multiplier(acc, multiplier, shift, rounding)
+
+
+def rounding_of(p: dict) -> str:
+    """The rounding mode a node's params carry (nodes lowered before the option existed: double)."""
+    return p.get("rounding", DOUBLE_ROUNDING)
+
+
+def check_single_shift(shift) -> None:
+    """Single rounding shifts right by 31 - shift, so it needs shift <= 30 (CMSIS-NN's documented
+    range; TFLITE_SINGLE_ROUNDING's QuantizeMultiplier clamps to it).  Multipliers >= 2^30 only."""
+    s = np.asarray(shift)
+    if s.size and int(s.max()) > 30:
+        raise ValueError(f"requantization shift {int(s.max())} > 30 cannot use single rounding "
+                         f"(a rescale factor >= 2^30)")
 
 
 def wrap_int32(x):

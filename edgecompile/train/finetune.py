@@ -13,6 +13,7 @@ from ..ir import Graph
 from ..ops import REGISTRY
 from .autograd import GraphModel, batch_inputs, bn_attr, trainable_tensors, weight_tensors
 from .batchnorm import reestimate_bn
+from .precondition import standardize, unstandardize
 from .losses import Objective, find_head
 from .optim import SGD, Adam, make_schedule
 from .qat import FakeQuant, fake_quant_weights
@@ -64,8 +65,8 @@ def finetune(g: Graph, data, labels=None, teacher: Graph | None = None, *, epoch
              clip_norm: float | None = None, optimizer: str = "sgd",
              masks: dict | None = None, sparsity_schedule=None, qat: bool = False, per_channel: bool = True,
              temperature: float = 4.0, alpha: float | None = None, task: str = "auto", bn: str = "batch",
-             reestimate: bool = True, train_add: bool = False, seed: int = 0, progress: bool = False,
-             log=None) -> Graph:
+             reestimate: bool = True, train_add: bool = False, precondition: bool = True, seed: int = 0,
+             progress: bool = False, log=None) -> Graph:
     """Fine-tune the float graph ``g`` on ``data`` and return a NEW graph (``g`` is not modified).
 
     data       one array (single-input graph) or a dict of arrays as in an .npz: {input: [N, ...]};
@@ -84,6 +85,8 @@ def finetune(g: Graph, data, labels=None, teacher: Graph | None = None, *, epoch
                straight-through estimator; the graph must be BN-folded.  The learned activation
                ranges land in ``meta["qat_ranges"]`` for ``compile_model(ranges=...)``.
     schedule   "constant" | "step" | "cosine" | "polynomial" (``warmup`` steps of linear warmup).
+    precondition  train FC / pointwise layers fed by a graph input in standardized input coordinates
+               (``precondition.standardize``; not with qat); the returned graph is in the original ones.
     clip_norm  rescale the gradients when their global L2 norm exceeds this.
     optimizer  "sgd" (momentum, ``nesterov``, ``weight_decay``) or "adam" (AdamW).  SGD's good
                learning rate depends on the model (kws_dscnn: 1e-3 trains, 5e-3 diverges; models fed
@@ -129,6 +132,9 @@ def finetune(g: Graph, data, labels=None, teacher: Graph | None = None, *, epoch
         alpha = 1.0 if labels is not None else 0.0
     objective = Objective(task, alpha, temperature, 1.0 if beta is None else beta)
 
+    stats, train_feeds = {}, feeds
+    if precondition and not qat:
+        g, train_feeds, stats = standardize(g, feeds)
     model = GraphModel(g, trainable_tensors(g, include_add=train_add), bn_mode=bn_mode)
     masks = _check_masks(masks or {}, model.params)
     steps_per_epoch = math.ceil(n / batch_size)
@@ -151,7 +157,7 @@ def finetune(g: Graph, data, labels=None, teacher: Graph | None = None, *, epoch
         lab = None if labels is None else np.asarray(labels)[idx]
         return objective(tape.env[head], lab, None if t_out is None else t_out[idx])
 
-    def evaluate(m: GraphModel) -> float:
+    def evaluate(m: GraphModel, feeds: dict) -> float:
         total_loss = 0.0
         for i in range(0, n, 128):
             idx = np.arange(i, min(i + 128, n))
@@ -159,7 +165,7 @@ def finetune(g: Graph, data, labels=None, teacher: Graph | None = None, *, epoch
             total_loss += batch_loss(tape, idx)[0] * len(idx)
         return total_loss / n
 
-    loss_before = evaluate(model)
+    loss_before = evaluate(model, train_feeds)
     rng = np.random.default_rng(seed)
     history: list[float] = []
     bar = tqdm(total=total, desc="fine-tuning", unit="step", disable=not progress, leave=False)
@@ -175,7 +181,7 @@ def finetune(g: Graph, data, labels=None, teacher: Graph | None = None, *, epoch
             if sparsity_schedule is not None and sparsity_schedule.due(step):
                 masks = sparsity_schedule.update(step, model.params, masks)
                 opt.apply_masks(masks)
-            tape = model.forward({k: v[idx] for k, v in feeds.items()}, train=True, until={head})
+            tape = model.forward({k: v[idx] for k, v in train_feeds.items()}, train=True, until={head})
             loss, dhead, _ = batch_loss(tape, idx)
             if not math.isfinite(loss):
                 bar.close()
@@ -200,7 +206,7 @@ def finetune(g: Graph, data, labels=None, teacher: Graph | None = None, *, epoch
             log(f"epoch {epoch + 1}/{epochs}: mean training loss {history[-1]:.4f}")
     bar.close()
 
-    out = model.to_graph()
+    out = unstandardize(model.to_graph(), stats)
     if qat:
         for node in out.nodes:        # store weights on their int8 grid: quantize reproduces them exactly
             for k, axis in REGISTRY[node.op].weights.items():
@@ -214,7 +220,7 @@ def finetune(g: Graph, data, labels=None, teacher: Graph | None = None, *, epoch
     after = GraphModel(out, trainable=[], qat=model.qat)
     out.meta["finetune"] = dict(epochs=epochs, steps=total, samples=n, task=task, alpha=alpha,
                                 qat=bool(qat), bn=bn_mode if has_bn else None, seed=seed,
-                                loss_before=loss_before, loss_after=evaluate(after), epoch_loss=history,
+                                loss_before=loss_before, loss_after=evaluate(after, feeds), epoch_loss=history,
                                 sparsity={k: float(1.0 - m.mean()) for k, m in masks.items()},
                                 seconds=time.perf_counter() - t0)
     return out

@@ -69,8 +69,25 @@ EC_INLINE int32_t ec_smlatt(int32_t a, int32_t b, int32_t acc)
     return (int32_t)((uint32_t)acc + (uint32_t)prod);
 }
 
+/* SMLABT / SMLATB: acc + bottom(a)*top(b) / top(a)*bottom(b), wrapping. */
+EC_INLINE int32_t ec_smlabt(int32_t a, int32_t b, int32_t acc)
+{
+    return ec_smlatt(ec_pack16(0, a), b, acc);
+}
+
+EC_INLINE int32_t ec_smlatb(int32_t a, int32_t b, int32_t acc)
+{
+    return ec_smlabb(a >> 16, b, acc);
+}
+
 #define EC_SXTB16(x) ec_sxtb16(x)
 #define EC_SXTB16_ROR8(x) ec_sxtb16_ror8(x)
+#define EC_SMLABT(a, b, acc) ec_smlabt((a), (b), (acc))
+#define EC_SMLATB(a, b, acc) ec_smlatb((a), (b), (acc))
+/* PKHBT a, b, LSL #16: bottom(a) | bottom(b) << 16.  PKHTB b, a, ASR #16: top(a) | top(b) << 16. */
+#define EC_PKHBB(a, b) ec_pack16((a), (b))
+#define EC_PKHTT(a, b) ec_pack16((a) >> 16, (b) >> 16)
+#define EC_SSAT8(x) ((x) < -128 ? -128 : (x) > 127 ? 127 : (x))
 #define EC_SADD16(a, b) ec_sadd16((a), (b))
 #define EC_SMLAD(a, b, acc) ec_smlad((a), (b), (acc))
 #define EC_SMLABB(a, b, acc) ec_smlabb((a), (b), (acc))
@@ -93,6 +110,24 @@ EC_INLINE int32_t ec_sxtb16_ror8(int32_t x)
 #define EC_SMLAD(a, b, acc) ((int32_t)__smlad((int16x2_t)(a), (int16x2_t)(b), (acc)))
 #define EC_SMLABB(a, b, acc) ((int32_t)__smlabb((a), (b), (acc)))
 #define EC_SMLATT(a, b, acc) ((int32_t)__smlatt((a), (b), (acc)))
+#define EC_SMLABT(a, b, acc) ((int32_t)__smlabt((a), (b), (acc)))
+#define EC_SMLATB(a, b, acc) ((int32_t)__smlatb((a), (b), (acc)))
+/* bottom(a) | bottom(b) << 16 and top(a) | top(b) << 16 (PKHBT / PKHTB) */
+EC_INLINE int32_t ec_pkhbb(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+EC_INLINE int32_t ec_pkhtt(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
+    return r;
+}
+#define EC_PKHBB(a, b) ec_pkhbb((a), (b))
+#define EC_PKHTT(a, b) ec_pkhtt((a), (b))
+#define EC_SSAT8(x) __ssat((x), 8)
 
 #endif
 

@@ -30,6 +30,9 @@ EC_INLINE int32_t ec_rounding_divide_by_pot(int32_t x, int32_t exponent)
 EC_INLINE int32_t ec_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift)
 {
 #if EC_SINGLE_ROUNDING
+    /* CMSIS-NN arm_nn_requantize with CMSIS_NN_USE_SINGLE_ROUNDING: one round-half-up of the 64-bit
+     * product, ((x*M >> (30 - shift)) + 1) >> 1 == (x*M + 2^(30 - shift)) >> (31 - shift), kept in
+     * int64 until the final cast (CMSIS-NN PR #220).  The compiler guarantees shift <= 30. */
     const int32_t total = 31 - shift;
     const int64_t r = (int64_t)x * multiplier + ((int64_t)1 << (total - 1));
     return (int32_t)(r >> total);
@@ -39,7 +42,35 @@ EC_INLINE int32_t ec_multiply_by_quantized_multiplier(int32_t x, int32_t multipl
     /* x * 2^left wraps like TFLM's int32 multiply; compilers treat signed overflow as UB, so
      * do it in uint32 (the result is identical whenever TFLM's is defined). */
     const int32_t a = (int32_t)((uint32_t)x << left);
-    return ec_rounding_divide_by_pot(ec_saturating_rounding_doubling_high_mul(a, multiplier), right);
+    /* SRDHM(a, multiplier) without its INT32_MIN * INT32_MIN test: multipliers are QuantizeMultiplier
+     * results, >= 0 (ec_quant_params), so that case cannot occur and the result is the same. */
+    const int32_t h = (int32_t)(((int64_t)a * multiplier + ((int64_t)1 << 30)) >> 31);
+    return ec_rounding_divide_by_pot(h, right);
+#endif
+}
+
+/* Requantization speed path for kernels whose lowering proved, per output channel at compile time
+ * (ops/dw_variants.py fast_requant_k, ops/add_variants.py _fast_k): multiplier m >= 0, |acc| < 2^30, right shift e = -shift in
+ * [1, 30] and k = 2^(e-1) + (output_offset << e) with |acc| + |k| < 2^31.  acc2 = 2 * acc (kernels
+ * double weights and bias at compile time).  Returns exactly
+ * ec_multiply_by_quantized_multiplier(acc, m, -e) + output_offset, in 3-4 instructions on DSP cores:
+ *   double rounding: SRDHM(acc, m) = (2 acc m + 2^31) >> 32 = SMMULR(acc2, m) (no INT32_MIN case:
+ *                    m >= 0), then RoundingDivideByPOT(x, e) = (x + 2^(e-1) - (x < 0)) >> e, with the
+ *                    output offset's multiple of 2^e added before the shift;
+ *   single rounding: (acc m + 2^(30+e)) >> (31+e) = (floor(acc2 m / 2^32) + 2^(e-1)) >> e. */
+EC_INLINE int32_t ec_requant_fast(int32_t acc2, int32_t m, int32_t e, int32_t k)
+{
+#if EC_SINGLE_ROUNDING
+    const int32_t x = (int32_t)(((int64_t)acc2 * m) >> 32);
+    return (x + k) >> e;
+#else
+#if EC_HAS_DSP && !defined(EC_EMULATE_DSP)
+    int32_t x;
+    __asm__("smmulr %0, %1, %2" : "=r"(x) : "r"(acc2), "r"(m));
+#else
+    const int32_t x = (int32_t)(((int64_t)acc2 * m + ((int64_t)1 << 31)) >> 32);
+#endif
+    return (x + (x >> 31) + k) >> e;
 #endif
 }
 

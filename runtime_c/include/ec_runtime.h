@@ -19,11 +19,12 @@ ec_status ec_conv2d_s8(const ec_context *ctx, const ec_conv_params *p, const ec_
                        const int32_t *bias,
                        const ec_dims *output_dims, int8_t *output);
 
-/* Conv2D (one group) through im2col: two output pixels' patches are copied into a stack buffer
- * (padded taps hold the input zero point) and multiplied as fully connected rows.  bias is the
- * EFFECTIVE bias, bias + input_offset * sum(w) per output channel (folded at compile time; NULL
- * only if that is 0).  Needs KH * KW * C_IN <= EC_IM2COL_MAX_K, else EC_ARG_ERROR. */
-#define EC_IM2COL_MAX_K 320
+/* Conv2D (one group) through im2col: two output pixels' patches are copied into the scratch buffer
+ * (padded taps hold the input zero point) and multiplied as fully connected rows.  filter is
+ * [C_OUT, DEPTH4]: each row KH * KW * C_IN weights then zeros up to DEPTH4, a multiple of 4.  bias is
+ * the EFFECTIVE bias, bias + input_offset * sum(w) per output channel (folded at compile time).
+ * Needs ctx->size >= 2 * DEPTH4 + EC_MAT_SCRATCH_BYTES(2, DEPTH4, C_OUT) (ec_matmul.h), else
+ * EC_ARG_ERROR. */
 ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, const ec_quant_params *q,
                               const ec_dims *input_dims, const int8_t *input,
                               const ec_dims *filter_dims, const int8_t *filter,
@@ -38,8 +39,19 @@ ec_status ec_depthwise_conv2d_s8(const ec_context *ctx, const ec_dw_conv_params 
                                  const int32_t *bias,
                                  const ec_dims *output_dims, int8_t *output);
 
+/* Depthwise 3x3, channel multiplier 1, dilation 1, stride 1 or 2 (stride.w == stride.h), padding
+ * <= 2.  table: 8 int32 per channel from ops/dw_variants.py (taps as doubled int16 pairs, doubled
+ * bias, multiplier, right shift, rounding constant) for the DSP / portable path; q, filter
+ * [1, 3, 3, C] and bias (may be NULL) for the Helium path; p->ch_mult and p->dilation are ignored.  Needs
+ * ctx->size >= 3 * C * W * 4 (W: dw_variants.plane_words), else EC_ARG_ERROR. */
+ec_status ec_depthwise_conv2d_3x3_s8(const ec_context *ctx, const ec_dw_conv_params *p, const ec_quant_params *q,
+                                     const ec_dims *input_dims, const int8_t *input, const int8_t *filter,
+                                     const int32_t *bias, const int32_t *table,
+                                     const ec_dims *output_dims, int8_t *output);
+
 /* Fully connected.  input [ROWS, C_IN] as dims {n = ROWS, 1, 1, c = C_IN};
- * filter [C_OUT, C_IN] as {n = C_OUT, 1, 1, c = C_IN}; output {n = ROWS, 1, 1, c = C_OUT}. */
+ * filter [C_OUT, C_IN] as {n = C_OUT, 1, 1, c = C_IN}; output {n = ROWS, 1, 1, c = C_OUT}.
+ * Needs ctx->size >= EC_MAT_SCRATCH_BYTES(ROWS, C_IN, C_OUT) (ec_matmul.h), else EC_ARG_ERROR. */
 ec_status ec_fully_connected_s8(const ec_context *ctx, const ec_fc_params *p, const ec_quant_params *q,
                                 const ec_dims *input_dims, const int8_t *input,
                                 const ec_dims *filter_dims, const int8_t *filter,
@@ -55,6 +67,11 @@ ec_status ec_avg_pool2d_s8(const ec_pool_params *p, const ec_dims *input_dims, c
 /* Mean over H and W: input [N, H, W, C] -> output [N, 1, 1, C]. */
 ec_status ec_mean_s8(const ec_mean_params *p, const ec_dims *input_dims, const int8_t *input,
                      const ec_dims *output_dims, int8_t *output);
+
+/* Add of two same-shape inputs of `size` elements through rescaling tables (ec_add_lut_params).
+ * Elementwise: correct in place (output == input1 or input2). */
+ec_status ec_add_lut_s8(const ec_add_lut_params *p, const int8_t *input1, const int8_t *input2, int8_t *output,
+                        int32_t size);
 
 /* Add with 4-D broadcasting (a dim of 1 broadcasts). */
 ec_status ec_add_s8(const ec_add_params *p,

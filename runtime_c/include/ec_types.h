@@ -30,6 +30,7 @@ typedef struct {
     ec_tile dilation;
     int32_t groups;               /* 1 = regular conv; input channels per group = filter c */
     ec_activation activation;
+    int32_t fast_requant;         /* 1: lower proved ec_requant_fast exact for every channel */
 } ec_conv_params;
 
 typedef struct {
@@ -46,6 +47,7 @@ typedef struct {
     int32_t input_offset;         /* negative of the input zero point */
     int32_t output_offset;
     ec_activation activation;
+    int32_t fast_requant;         /* 1: lower proved ec_requant_fast exact for every channel */
 } ec_fc_params;
 
 typedef struct {
@@ -71,6 +73,14 @@ typedef struct {
     int32_t output_multiplier, output_shift;
     ec_activation activation;
 } ec_add_params;
+
+/* Add through rescaling tables (ops/add_variants.py): table[x + 128] / table[256 + x + 128] = twice
+ * input 1's / input 2's rescaled value; the sum goes through ec_requant_fast(multiplier, right_shift, k). */
+typedef struct {
+    const int32_t *table;         /* 512 entries */
+    int32_t multiplier, right_shift, k;
+    ec_activation activation;
+} ec_add_lut_params;
 
 typedef struct {
     int32_t input_multiplier;     /* beta * input scale in Q5.26, as TFLM */

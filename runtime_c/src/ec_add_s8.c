@@ -1,6 +1,8 @@
 /* Elementwise add, int8 (TFLM reference arithmetic), with 4-D broadcasting: an input dim of 1
  * is repeated along the output dim.  Both inputs are rescaled to a common scale with 20 bits
- * of headroom, added, and the sum is requantized to the output scale. */
+ * of headroom, added, and the sum is requantized to the output scale.  Same-shape residual adds
+ * are lowered to ec_add_lut_s8 (ops/add_variants.py).  Element i is read before it is written:
+ * correct in place when the output is an unbroadcast input (OVERLAP contract). */
 #include "ec_runtime.h"
 #include "ec_fixedpoint.h"
 

@@ -1,8 +1,21 @@
 /* Average pooling, int8 (TFLM reference arithmetic): the sum of the raw values over the valid
  * taps divided by their count, rounding half away from zero, then the activation clamp.
- * Input and output share quantization, so no requantization happens. */
+ * Input and output share quantization, so no requantization happens.
+ * With EC_HAS_DSP and at most 256 taps, channels go 4 at a time: one 32-bit load per tap, SXTB16
+ * (and its ROR #8 form) + SADD16 into two int16 pairs, exact since |sum| <= 256 * 128.
+ * OVERLAP: one output pixel at a time in raster order, all its reads before its writes. */
 #include "ec_runtime.h"
 #include "ec_fixedpoint.h"
+#if EC_HAS_DSP
+#include "ec_dsp.h"
+#endif
+
+/* sum / count rounded half away from zero (C division truncates), clamped */
+EC_INLINE int8_t ec_avg_out(int32_t acc, int32_t count, const ec_pool_params *p)
+{
+    acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+    return ec_sat_s8(acc, p->activation.min, p->activation.max);
+}
 
 ec_status ec_avg_pool2d_s8(const ec_pool_params *p, const ec_dims *input_dims, const int8_t *input,
                            const ec_tile *filter, const ec_dims *output_dims, int8_t *output)
@@ -25,7 +38,26 @@ ec_status ec_avg_pool2d_s8(const ec_pool_params *p, const ec_dims *input_dims, c
                 const int32_t rows = ky1 > ky0 ? ky1 - ky0 : 0;
                 const int32_t cols = kx1 > kx0 ? kx1 - kx0 : 0;
                 const int32_t count = rows * cols > 0 ? rows * cols : 1;
-                for (int32_t c = 0; c < ch; c++) {
+                int32_t c = 0;
+#if EC_HAS_DSP
+                for (; count <= 256 && c + 4 <= ch; c += 4) {
+                    int32_t e = 0, o = 0;             /* int16 sums of channels (c, c+2), (c+1, c+3) */
+                    for (int32_t ky = ky0; ky < ky1; ky++) {
+                        const int8_t *row = in_b + ((y0 + ky) * in_w + x0) * ch + c;
+                        for (int32_t kx = kx0; kx < kx1; kx++) {
+                            const int32_t v = ec_read_s8x4(row + kx * ch);
+                            e = EC_SADD16(e, EC_SXTB16(v));
+                            o = EC_SADD16(o, EC_SXTB16_ROR8(v));
+                        }
+                    }
+                    output[0] = ec_avg_out((int16_t)(uint16_t)((uint32_t)e & 0xFFFFu), count, p);
+                    output[1] = ec_avg_out((int16_t)(uint16_t)((uint32_t)o & 0xFFFFu), count, p);
+                    output[2] = ec_avg_out(e >> 16, count, p);
+                    output[3] = ec_avg_out(o >> 16, count, p);
+                    output += 4;
+                }
+#endif
+                for (; c < ch; c++) {
                     int32_t acc = 0;
                     for (int32_t ky = ky0; ky < ky1; ky++) {
                         const int8_t *row = in_b + ((y0 + ky) * in_w + x0) * ch + c;
@@ -33,9 +65,7 @@ ec_status ec_avg_pool2d_s8(const ec_pool_params *p, const ec_dims *input_dims, c
                             acc += row[kx * ch];
                         }
                     }
-                    /* C division truncates, so +-count/2 makes ties round away from zero. */
-                    acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-                    *output++ = ec_sat_s8(acc, p->activation.min, p->activation.max);
+                    *output++ = ec_avg_out(acc, count, p);
                 }
             }
         }

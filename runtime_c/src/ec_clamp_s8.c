@@ -1,5 +1,6 @@
 /* Clamp (standalone Relu / Relu6 / Clip): input and output share quantization, so the real
- * bounds were turned into int8 bounds at compile time. */
+ * bounds were turned into int8 bounds at compile time.  Elementwise, element i read before it is
+ * written: correct in place (OVERLAP contract). */
 #include "ec_runtime.h"
 #include "ec_fixedpoint.h"
 

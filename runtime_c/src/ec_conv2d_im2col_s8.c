@@ -1,13 +1,57 @@
-/* Conv2D with one group as a matrix product: for each pair of output pixels the two input patches
- * [KH, KW, C_IN] are copied into a stack buffer, padded taps holding the input zero point, and
- * ec_mat_mult_s8 (the FC kernel's product) multiplies them by the [C_OUT, KH * KW * C_IN] filter with input_offset 0
- * and the effective bias (bias + input_offset * sum(w), folded at compile time).  A padded tap then
- * adds zero_point * w, which the folded term cancels, so the int32 sums equal ec_conv2d_s8's.  This
- * makes small-channel layers (the first layer) and 3x3 layers run the FC kernel's blocked inner
- * loop (DSP: SMLAD) over long contiguous rows. */
+/* Conv2D with one group as a matrix product: for each pair of output pixels (raster order) the two
+ * input patches [KH, KW, C_IN] are copied into the scratch buffer, padded taps holding the input
+ * zero point, and ec_mat_mult_s8 multiplies them by the filter with input_offset 0 and the
+ * effective bias (bias + input_offset * sum(w), folded at compile time).  A padded tap then adds
+ * zero_point * w, which the folded term cancels, so the int32 sums equal ec_conv2d_s8's.
+ * The filter is re-laid out at compile time (dense_variants.py): [C_OUT, DEPTH4], each row the
+ * KH * KW * C_IN weights followed by zeros up to a multiple of 4, so the product has no depth tail;
+ * the patches get zeros there too.
+ * Scratch (ctx, exact size from dense_variants.im2col_scratch): the two int8 patches (2 * DEPTH4
+ * bytes), then EC_MAT_SCRATCH_BYTES(2, DEPTH4, C_OUT) for the product.
+ * OVERLAP contract: 2 output pixels per block, in raster order; both patches are copied before the
+ * block's outputs are written. */
 #include <string.h>
 #include "ec_runtime.h"
 #include "ec_matmul.h"
+
+/* memcpy (src) / memset (src NULL) of a tap row without a library call: 4 bytes at a time through
+ * unaligned words, then the 0-3 last bytes (Helium: 16 at a time, predicated). */
+static void ec_put(int8_t *dst, const int8_t *src, int8_t fill, int32_t n)
+{
+#if EC_HAS_MVE
+    for (int32_t i = 0; i < n; i += 16) {          /* 16 bytes per predicated load / store */
+        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
+        vstrbq_p_s8(dst + i, src ? vldrbq_z_s8(src + i, p) : vdupq_n_s8(fill), p);
+    }
+    return;
+#endif
+    const uint32_t word = 0x01010101u * (uint8_t)fill;
+    int8_t *const end = dst + (n & ~3);
+    if (src) {
+        for (; dst != end; dst += 4, src += 4) {
+            memcpy(dst, src, 4);
+        }
+        if (n & 2) {
+            memcpy(dst, src, 2);
+            dst += 2;
+            src += 2;
+        }
+        if (n & 1) {
+            *dst = *src;
+        }
+    } else {
+        for (; dst != end; dst += 4) {
+            memcpy(dst, &word, 4);
+        }
+        if (n & 2) {
+            memcpy(dst, &word, 2);
+            dst += 2;
+        }
+        if (n & 1) {
+            *dst = fill;
+        }
+    }
+}
 
 ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, const ec_quant_params *q,
                               const ec_dims *input_dims, const int8_t *input,
@@ -18,37 +62,56 @@ ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, co
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
-    const int32_t depth = k_h * k_w * in_c;
+    const int32_t depth = k_h * k_w * in_c, depth4 = (depth + 3) & ~3;
     const int32_t pixels = out_h * out_w;
     const int8_t zero_point = (int8_t)(-p->input_offset);
-    int8_t col[2 * EC_IM2COL_MAX_K];
-    if (p->groups != 1 || filter_dims->c != in_c || depth > EC_IM2COL_MAX_K) {
+    if (p->groups != 1 || filter_dims->c != in_c || ctx == NULL || ctx->buf == NULL ||
+        ctx->size < 2 * depth4 + EC_MAT_SCRATCH_BYTES(2, depth4, out_c)) {
         return EC_ARG_ERROR;
     }
-    (void)ctx;
+    int8_t *const col = (int8_t *)ctx->buf;
+    void *const mat_scratch = col + 2 * depth4;
     for (int32_t n = 0; n < input_dims->n; n++) {
         const int8_t *in_n = input + n * in_h * in_w * in_c;
+        int32_t oy = 0, ox = 0;
         for (int32_t px = 0; px < pixels; px += 2) {
             const int32_t rows = px + 1 < pixels ? 2 : 1;
             for (int32_t r = 0; r < rows; r++) {
-                const int32_t oy = (px + r) / out_w, ox = (px + r) % out_w;
                 const int32_t y0 = oy * p->stride.h - p->padding.h, x0 = ox * p->stride.w - p->padding.w;
-                int8_t *dst = col + r * depth;
+                int8_t *dst = col + r * depth4;
                 for (int32_t ky = 0; ky < k_h; ky++) {
                     const int32_t iy = y0 + ky * p->dilation.h;
-                    for (int32_t kx = 0; kx < k_w; kx++) {
-                        const int32_t ix = x0 + kx * p->dilation.w;
-                        if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
-                            memset(dst, zero_point, (size_t)in_c);
-                        } else {
-                            memcpy(dst, in_n + (iy * in_w + ix) * in_c, (size_t)in_c);
+                    if (iy < 0 || iy >= in_h) {
+                        ec_put(dst, NULL, zero_point, k_w * in_c);
+                    } else if (p->dilation.w == 1) {          /* the row's taps are contiguous */
+                        int32_t lo = x0 < 0 ? -x0 : 0, hi = x0 + k_w > in_w ? in_w - x0 : k_w;
+                        hi = hi < lo ? lo : hi;
+                        if (lo > 0) {
+                            ec_put(dst, NULL, zero_point, lo * in_c);
                         }
-                        dst += in_c;
+                        ec_put(dst + lo * in_c, in_n + (iy * in_w + x0 + lo) * in_c, 0, (hi - lo) * in_c);
+                        if (hi < k_w) {
+                            ec_put(dst + hi * in_c, NULL, zero_point, (k_w - hi) * in_c);
+                        }
+                    } else {
+                        for (int32_t kx = 0; kx < k_w; kx++) {
+                            const int32_t ix = x0 + kx * p->dilation.w;
+                            const int8_t *src = ix < 0 || ix >= in_w ? NULL : in_n + (iy * in_w + ix) * in_c;
+                            ec_put(dst + kx * in_c, src, zero_point, in_c);
+                        }
                     }
+                    dst += k_w * in_c;
+                }
+                if (depth4 != depth) {
+                    ec_put(dst, NULL, 0, depth4 - depth);
+                }
+                if (++ox == out_w) {
+                    ox = 0;
+                    oy++;
                 }
             }
-            ec_mat_mult_s8(col, rows, filter, out_c, depth, 0, effective_bias, q, p->output_offset,
-                           p->activation, output + (n * pixels + px) * out_c);
+            ec_mat_mult_s8(col, rows, filter, out_c, depth4, 0, effective_bias, q, p->fast_requant,
+                           p->output_offset, p->activation, output + (n * pixels + px) * out_c, mat_scratch);
         }
     }
     return EC_OK;

@@ -4,7 +4,9 @@
  * Padded taps are skipped: the valid tap range is computed once per output row and column, so the
  * tap loops have no bounds checks.  With EC_HAS_DSP and ch_mult == 1, channels go 4 at a time:
  * one 32-bit load of 4 input and 4 filter bytes per tap, SXTB16 to int16 pairs, SADD16 of the
- * input offset, SMLABB/SMLATT into 4 accumulators.  The scalar loop does the remaining channels. */
+ * input offset, SMLABB/SMLATT into 4 accumulators.  The scalar loop does the remaining channels.
+ * 3x3 / multiplier 1 / stride 1-2 nodes are lowered to ec_depthwise_conv2d_3x3_s8 instead.
+ * OVERLAP: one output pixel at a time in raster order, all its reads before its writes. */
 #include "ec_runtime.h"
 #include "ec_fixedpoint.h"
 #include "ec_window.h"

@@ -1,5 +1,6 @@
 /* Max pooling, int8 (TFLM reference arithmetic): max over the valid taps of each window, then
- * the activation clamp.  Padded positions are skipped, never compared. */
+ * the activation clamp.  Padded positions are skipped, never compared.
+ * OVERLAP: one output pixel at a time in raster order, all its reads before its writes. */
 #include "ec_runtime.h"
 #include "ec_fixedpoint.h"
 

@@ -1,5 +1,6 @@
 /* Mean over H and W, int8 (TFLM QuantizedMeanOrSum): the 1/N factor is folded into the
- * multiplier at compile time, so per output y = MBQM(sum(q) - z_in * N, M', s') + z_out. */
+ * multiplier at compile time, so per output y = MBQM(sum(q) - z_in * N, M', s') + z_out.
+ * OVERLAP: none allowed (the contract assumes no overlap for mean). */
 #include "ec_runtime.h"
 #include "ec_fixedpoint.h"
 

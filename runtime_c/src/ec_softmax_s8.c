@@ -1,4 +1,5 @@
-/* Softmax over rows, int8 in, int8 out (1/256, -128): TFLM's gemmlowp fixed-point algorithm. */
+/* Softmax over rows, int8 in, int8 out (1/256, -128): TFLM's gemmlowp fixed-point algorithm.
+ * OVERLAP: none allowed (the contract assumes no overlap for softmax). */
 #include "ec_runtime.h"
 #include "ec_fixedpoint.h"
 #include "ec_gemmlowp.h"

@@ -1,0 +1,4 @@
+"""Memory planning pieces used by passes/plan_memory.py: overlap.py (which node may write over its
+dying input, and the safe offset), order.py (execution order), place.py (offsets, lower bounds),
+verify.py (an independent check of a finished plan)."""
+from .verify import check_plan  # noqa: F401
