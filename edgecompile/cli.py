@@ -31,7 +31,7 @@ def _compile(args, model: str):
     _say(f"compiling {model} ...")
     art = compile_model(model, name=args.name, calib=args.calib, calib_method=args.calib_method,
                         per_channel=not args.per_tensor, progress=True, channels_last_input=args.channels_last_input,
-                        rounding=args.rounding, **_compression(args))
+                        rounding=args.rounding, memory_saving=args.memory_saving, **_compression(args))
     q = art.graph.meta.get("quantized") or {}
     if str(q.get("method", "")).startswith("onnx-q"):
         ignored = [f for f, v in (("--calib", args.calib), ("--per-tensor", args.per_tensor)) if v]
@@ -191,7 +191,8 @@ def cmd_compare(args) -> int:
                 from .tflite_export import export_tflite
                 model = export_tflite(art.graph)
         elif target.suffix.lower() == ".tflite":
-            art = compile_tflite(str(target), name=args.name, rounding=args.rounding)
+            art = compile_tflite(str(target), name=args.name, rounding=args.rounding,
+                                 memory_saving=getattr(args, "memory_saving", False))
             outdir, model = write_project(art, tmp / art.name), str(target)
         else:
             from .tflite_export import export_tflite
@@ -358,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--rounding", default="double", choices=["double", "single"],
                         help="requantization rounding: double = TFLM's reference kernels (default), single = "
                              "CMSIS-NN built with CMSIS_NN_USE_SINGLE_ROUNDING (conv, depthwise, FC, add, mean)")
+        sp.add_argument("--memory-saving", action="store_true",
+                        help="run kernels without their scratch buffer where that lowers the arena peak "
+                             "(one-row fully connected layers; slower: see report.json memory.scratch_free)")
         sp.add_argument("--channels-last-input", action="store_true",
                         help="the C API takes NCHW image inputs as NHWC, without the leading transpose "
                              "(.npz data stays in the model's declared layout)")

@@ -75,7 +75,7 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
                   prune_scope: str = "global", prune_budget: float | None = None,
                   prune_channels: float | None = None, importance: str = "l1",
                   finetune=None, epochs: int | None = None, distill: bool = False,
-                  lr: float | None = None, rounding: str = "double") -> Artifact:
+                  lr: float | None = None, rounding: str = "double", memory_saving: bool = False) -> Artifact:
     """ONNX model -> Artifact (lowered graph + rendered files).  ``calib`` is an .npz path, a dict
     of arrays, or None (random data, with a RandomCalibrationWarning); arrays are in the model's
     declared layout.  ``channels_last_input``: the C API takes NCHW inputs as NHWC (see load_onnx).
@@ -97,12 +97,13 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
     if rounding not in fx.ROUNDING_MODES:
         raise OptionError(f"unknown --rounding mode {rounding!r} (choose from {', '.join(fx.ROUNDING_MODES)})")
     if float_graph is None and _is_tflite(model):
-        return compile_tflite(model, name=name, rounding=rounding)
+        return compile_tflite(model, name=name, rounding=rounding, memory_saving=memory_saving)
     if float_graph is None and _is_prequantized_onnx(model):
         if any(v is not None for v in (prune, prune_budget, prune_channels, finetune)):
             raise OptionError(f"{model}: the model is already quantized (QDQ / QOperator); pruning and "
                               "fine-tuning need its float version")
-        return compile_qdq(model, name=name, channels_last_input=channels_last_input, rounding=rounding)
+        return compile_qdq(model, name=name, channels_last_input=channels_last_input, rounding=rounding,
+                           memory_saving=memory_saving)
     name = model_name(model, name)
     t0 = time.perf_counter()
     g = float_graph if float_graph is not None else import_model(model, channels_last_input=channels_last_input)
@@ -125,7 +126,8 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
         g.name = name
     feeds = D.samples(inputs)[:max_calib]
     ctx = PassContext(options=dict(calibration=feeds, calib_method=calib_method, per_channel=per_channel,
-                                   progress=progress, ranges=ranges or {}, sparse=sparse))
+                                   progress=progress, ranges=ranges or {}, sparse=sparse,
+                                   memory=dict(scratch_free=memory_saving)))
     g.meta["rounding"] = rounding
     lowered = set_rounding(run_pipeline(g, DEFAULT_PIPELINE, ctx), rounding)
     t_render = time.perf_counter()
@@ -306,20 +308,21 @@ def _is_tflite(model) -> bool:
     return isinstance(model, (str, os.PathLike, bytes, bytearray)) and is_tflite(model)
 
 
-def compile_tflite(model, *, name: str | None = None, rounding: str = "double") -> Artifact:
+def compile_tflite(model, *, name: str | None = None, rounding: str = "double",
+                   memory_saving: bool = False) -> Artifact:
     """A full-int8 .tflite (path or bytes) -> Artifact.  Scales and zero points are kept as given,
     so only lower and plan_memory run; ``float_graph`` is the dequantized twin."""
     from .tflite_import import load_tflite
     name = model_name(model if not isinstance(model, (bytes, bytearray)) else "model", name)
     t0 = time.perf_counter()
-    return _compile_quantized(load_tflite(model, name=name), name, rounding, t0)
+    return _compile_quantized(load_tflite(model, name=name), name, rounding, t0, memory_saving)
 
 
-def _compile_quantized(g: Graph, name: str, rounding: str, t0: float) -> Artifact:
+def _compile_quantized(g: Graph, name: str, rounding: str, t0: float, memory_saving: bool = False) -> Artifact:
     """Lower and plan a graph whose quantization came with the file (tflite, QDQ/QOperator ONNX)."""
     from .tflite_import import dequantized
     t_import = time.perf_counter() - t0
-    ctx = PassContext(options={})
+    ctx = PassContext(options={"memory": dict(scratch_free=memory_saving)})
     g.meta["rounding"] = rounding
     lowered = set_rounding(run_pipeline(g, TFLITE_PIPELINE, ctx), rounding)
     t_render = time.perf_counter()
@@ -336,11 +339,11 @@ def _is_prequantized_onnx(model) -> bool:
 
 
 def compile_qdq(model, *, name: str | None = None, channels_last_input: bool = False,
-                rounding: str = "double") -> Artifact:
+                rounding: str = "double", memory_saving: bool = False) -> Artifact:
     """A pre-quantized ONNX model (QDQ or QOperator; path or ModelProto) -> Artifact, keeping the
     file's scales and zero points (onnx_import/qdq.py); like compile_tflite, only lower and plan_memory run."""
     from .onnx_import.qdq import load_qdq
     name = model_name(model if isinstance(model, (str, os.PathLike)) else "model", name)
     t0 = time.perf_counter()
     return _compile_quantized(load_qdq(model, name=name, channels_last_input=channels_last_input),
-                              name, rounding, t0)
+                              name, rounding, t0, memory_saving)

@@ -2,6 +2,7 @@
 search vs brute force, execution order, and the independent plan verifier over random graphs and the
 MLPerf Tiny models."""
 import itertools
+import shutil
 import sys
 
 import numpy as np
@@ -223,3 +224,40 @@ def test_every_kernel_is_classified_for_overlap():
     from edgecompile.passes.memory.overlap import NO_OVERLAP_KERNELS, OVERLAP_KERNELS
     kernels = {p.stem for p in (ROOT / "runtime_c" / "src").glob("*.c")}
     assert kernels == OVERLAP_KERNELS | NO_OVERLAP_KERNELS, kernels ^ (OVERLAP_KERNELS | NO_OVERLAP_KERNELS)
+
+
+MLP = ROOT / "tests" / "data" / "torch" / "mlp_ae_op13.onnx"
+MLP_DATA = ROOT / "tests" / "data" / "torch" / "mlp_ae_op13_inputs.npz"
+
+
+@pytest.mark.parametrize("emulate", ["0", "1"])
+def test_memory_saving_fc_without_scratch_is_bit_exact(tmp_path, monkeypatch, emulate):
+    """--memory-saving: one-row FC layers drop their scratch where that lowers the peak; the generated
+    C (portable and the emulated DSP path, which then runs ec_mat_row_direct) stays bit-exact."""
+    from edgecompile.compiler import compile_model, verify, write_project
+    monkeypatch.setenv("EC_EMULATE_DSP", emulate)
+    base = compile_model(MLP, calib=MLP_DATA, name="dg")
+    art = compile_model(MLP, calib=MLP_DATA, name="dg", memory_saving=True)
+    mem = art.graph.meta["memory"]
+    assert mem["scratch_free"] and mem["arena_size"] < base.graph.meta["memory"]["arena_size"]
+    free = {n.name for n in art.graph.nodes if n.params and n.params.get("scratch_bytes") == 0
+            and n.params.get("scratch_optional")}
+    assert free == set(mem["scratch_free"])
+    assert "ctx.buf = NULL;" in art.files["dg.c"] or not mem["scratch"]
+    assert not check_plan(art.graph)
+    res = verify(art, write_project(art, tmp_path / "m"), dict(np.load(MLP_DATA)))
+    assert res.ok and res.bytes_compared == 4 * 640
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                    reason="arm-none-eabi-gcc or qemu-system-arm not installed")
+def test_memory_saving_fc_bit_exact_under_qemu(tmp_path):
+    """The hand-scheduled scratch-free FC row (DSP targets) and the portable path under QEMU."""
+    from edgecompile import firmware as F
+    from edgecompile.compiler import compile_model, write_project
+    art = compile_model(MLP, calib=MLP_DATA, name="dg", memory_saving=True)
+    out = write_project(art, tmp_path / "m")
+    for core in ("mps2-an386", "mps3-an547", "mps2-an385"):
+        res = F.run(out, core, dict(np.load(MLP_DATA)))
+        assert res.ok and res.bytes_compared == 4 * 640, core

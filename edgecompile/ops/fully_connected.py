@@ -33,7 +33,7 @@ def prepare(node, ins, out):
     x, w, b = ins
     rows = int(np.prod(x.shape[:-1]))
     return dict(weighted_params(node, x, w, b, out, axis_out=0),
-                scratch_bytes=dense_variants.mat_scratch(rows, w.shape[1], w.shape[0]),
+                scratch_bytes=dense_variants.mat_scratch(rows, w.shape[1], w.shape[0]), scratch_optional=rows == 1,
                 input_dims=(rows, 1, 1, x.shape[-1]), filter_dims=(w.shape[0], 1, 1, w.shape[1]),
                 output_dims=(rows, 1, 1, w.shape[0]))
 

@@ -3,7 +3,8 @@
  * sum(w) into the bias and passes input_offset = 0 where it can, which skips the offset adds (the
  * int32 sums are the same); p->fast_requant, when lower proved its bounds, selects ec_requant_fast.
  * Scratch (ctx): EC_MAT_SCRATCH_BYTES(rows, depth, out_ch), the DSP path's int16 rows and int32
- * sums.  Rows (pixels of a pointwise conv) are written in order, at most 2 per block (OVERLAP
+ * sums; a single row may run without scratch (ctx->size 0: lower's memory-saving choice, about 10%
+ * slower).  Rows (pixels of a pointwise conv) are written in order, at most 2 per block (OVERLAP
  * contract). */
 #include "ec_runtime.h"
 #include "ec_matmul.h"
@@ -16,10 +17,11 @@ ec_status ec_fully_connected_s8(const ec_context *ctx, const ec_fc_params *p, co
 {
     const int32_t rows = input_dims->n, depth = filter_dims->c, out_ch = filter_dims->n;
     (void)output_dims;
-    if (ctx == NULL || ctx->buf == NULL || ctx->size < EC_MAT_SCRATCH_BYTES(rows, depth, out_ch)) {
+    const int direct = ctx != NULL && ctx->size == 0 && rows == 1;
+    if (!direct && (ctx == NULL || ctx->buf == NULL || ctx->size < EC_MAT_SCRATCH_BYTES(rows, depth, out_ch))) {
         return EC_ARG_ERROR;
     }
     ec_mat_mult_s8(input, rows, filter, out_ch, depth, p->input_offset, bias, q, p->fast_requant,
-                   p->output_offset, p->activation, output, ctx->buf);
+                   p->output_offset, p->activation, output, direct ? NULL : ctx->buf);
     return EC_OK;
 }
