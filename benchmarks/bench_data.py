@@ -72,3 +72,16 @@ def split(task: Task):
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
     return float(roc_auc_score(labels, scores))
+
+
+def write_results_section(begin: str, end: str, text: str) -> None:
+    """Replace the part of benchmarks/RESULTS.md between the markers ``begin`` and ``end`` (included in
+    ``text``) or append ``text``; each benchmark script owns one such section."""
+    path = Path(__file__).resolve().parent / "RESULTS.md"
+    old = path.read_text() if path.exists() else "# edgecompile benchmark results\n"
+    if begin in old and end in old:
+        rest = old[old.index(end) + len(end):].strip("\n")
+        new = old[:old.index(begin)] + text.rstrip("\n") + "\n" + ("\n" + rest + "\n" if rest else "")
+    else:
+        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
+    path.write_text(new)

@@ -188,16 +188,6 @@ def section(rows, cores, boards, samples: int) -> str:
             "granularity as above):\n\n" + layers + f"\n{END}\n")
 
 
-def write_section(text: str) -> None:
-    path = HERE / "RESULTS.md"
-    old = path.read_text() if path.exists() else "# edgecompile benchmark results\n"
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + text + old[old.index(END) + len(END) + 1:]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default=",".join(B.TASKS))
@@ -217,7 +207,7 @@ def main(argv=None) -> int:
     text = section(rows, cores, boards, args.samples)
     print(text)
     if not args.no_write:
-        write_section(text)
+        B.write_results_section(BEGIN, END, text)
     return 0 if all(r["mismatches"] == 0 for r in rows) else 1
 
 

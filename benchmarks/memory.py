@@ -82,16 +82,6 @@ def section(rows: list[dict]) -> str:
             "unchanged: its Helium FC needs no scratch).\n\n" + table(rows) + "\n\n" + notes + f"\n{END}\n")
 
 
-def write_section(text: str) -> None:
-    path = HERE / "RESULTS.md"
-    old = path.read_text() if path.exists() else "# edgecompile benchmark results\n"
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + text + old[old.index(END) + len(END) + 1:]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default=",".join(B.TASKS))
@@ -101,7 +91,7 @@ def main(argv=None) -> int:
     text = section(rows)
     print(text)
     if not args.no_write:
-        write_section(text)
+        B.write_results_section(BEGIN, END, text)
     return 0 if all(r["arena"] + r["io"] <= int(0.75 * r["tflm"]) for r in rows) else 1
 
 

@@ -280,11 +280,7 @@ mean squared mismatch 0.29).  The 0.85 target was not reached with these recipes
 
 
 def write(rows: list[dict], total_s: float) -> None:
-    path = HERE / "RESULTS.md"
-    prev = path.read_text() if path.exists() else "# edgecompile benchmark results\n"
-    if BEGIN in prev and END in prev:
-        prev = prev[:prev.index(BEGIN)].rstrip("\n") + "\n" + prev[prev.index(END) + len(END):].lstrip("\n")
-    path.write_text(prev.rstrip("\n") + "\n\n" + section(rows, total_s) + "\n")
+    B.write_results_section(BEGIN, END, section(rows, total_s))
 
 
 def main(argv=None) -> int:
