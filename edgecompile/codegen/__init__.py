@@ -70,10 +70,16 @@ def _io(g, names, is_input):
     return views
 
 
+# runtime_c/src files that kernels call into (shared code kept in flash once)
+RUNTIME_DEPS = {"ec_fully_connected_s8": ("ec_mat_mult_s8",), "ec_conv2d_im2col_s8": ("ec_mat_mult_s8",)}
+
+
 def source_runtime_files(g: Graph) -> list[str]:
-    """The runtime_c/src files the graph's kernels need (one public kernel per file)."""
-    kernels = sorted({n.kernel for n in g.nodes if n.kernel})
-    return [f"src/{k}.c" for k in kernels]
+    """The runtime_c/src files the graph's kernels need: one public kernel per file, plus the shared
+    code of RUNTIME_DEPS."""
+    kernels = {n.kernel for n in g.nodes if n.kernel}
+    files = kernels | {d for k in kernels for d in RUNTIME_DEPS.get(k, ())}
+    return [f"src/{k}.c" for k in sorted(files)]
 
 
 def render(g: Graph, name: str, options: dict | None = None) -> dict[str, str]:
@@ -115,7 +121,8 @@ def render(g: Graph, name: str, options: dict | None = None) -> dict[str, str]:
         files[f"runtime/{rel}"] = (rt / rel).read_text()
     for rel in ctx["runtime_sources"]:
         files[f"runtime/{rel}"] = (rt / rel).read_text()
-    files["runtime/include/ec_config.h"] = pin_rounding(files["runtime/include/ec_config.h"], rounding(g))
+    files["runtime/include/ec_config.h"] = pin_row_direct(
+        pin_rounding(files["runtime/include/ec_config.h"], rounding(g)), bool(mem.get("scratch_free")))
     rep = report(g, name, nodes, consts)
     files["report.json"] = json.dumps(rep, indent=2, sort_keys=True) + "\n"
     files["report.html"] = report_page.html_page(rep, g)
@@ -143,6 +150,17 @@ def pin_rounding(config_h: str, mode: str) -> str:
               f"#error \"EC_SINGLE_ROUNDING differs from the model's --rounding {mode}\"\n#endif\n"
               f"#undef EC_SINGLE_ROUNDING\n#define EC_SINGLE_ROUNDING {v}\n")
     return config_h.replace(_ROUNDING_DEFAULT, pinned)
+
+
+_ROW_DIRECT_DEFAULT = "#ifndef EC_MAT_ROW_DIRECT\n#define EC_MAT_ROW_DIRECT 1\n#endif\n"
+
+
+def pin_row_direct(config_h: str, used: bool) -> str:
+    """ec_config.h with EC_MAT_ROW_DIRECT fixed to whether the model runs a layer without its
+    scratch (plan_memory's memory-saving choice): the code is only in the firmware when needed."""
+    if _ROW_DIRECT_DEFAULT not in config_h:
+        raise AssertionError("runtime_c/include/ec_config.h: the EC_MAT_ROW_DIRECT default block moved")
+    return config_h.replace(_ROW_DIRECT_DEFAULT, f"#define EC_MAT_ROW_DIRECT {int(used)}\n")
 
 
 def set_sections(g: Graph, arena: str | None = None, weights=()) -> None:

@@ -24,6 +24,12 @@
 #define EC_SINGLE_ROUNDING 0
 #endif
 
+/* EC_MAT_ROW_DIRECT: include the scratch-free one-row matrix product (compile --memory-saving);
+ * generated projects pin it to whether the model uses it, so other models do not carry its code. */
+#ifndef EC_MAT_ROW_DIRECT
+#define EC_MAT_ROW_DIRECT 1
+#endif
+
 #if defined(__GNUC__)
 #define EC_INLINE static inline __attribute__((always_inline))
 #define EC_RESTRICT __restrict__

@@ -428,12 +428,12 @@ EC_INLINE void ec_mat_mult_portable(const int8_t *input, int32_t rows, const int
     }
 }
 
-/* The product; rq: see ec_mat_store; scratch holds at least EC_MAT_SCRATCH_BYTES(rows, depth,
- * out_ch) bytes, 4-byte aligned, or is NULL when rows == 1 (the slower scratch-free row). */
-EC_INLINE void ec_mat_mult_s8(const int8_t *input, int32_t rows, const int8_t *filter, int32_t out_ch,
-                              int32_t depth, int32_t off, const int32_t *bias, const ec_quant_params *q,
-                              int32_t rq, int32_t output_offset, ec_activation act, int8_t *output,
-                              void *scratch)
+/* The product: Helium, DSP or portable path; rq: see ec_mat_store; scratch holds at least
+ * EC_MAT_SCRATCH_BYTES(rows, depth, out_ch) bytes, 4-byte aligned, or is NULL when rows == 1 (the
+ * slower scratch-free row, EC_MAT_ROW_DIRECT). */
+EC_INLINE void ec_mat_product(const int8_t *input, int32_t rows, const int8_t *filter, int32_t out_ch, int32_t depth,
+                              int32_t off, const int32_t *bias, const ec_quant_params *q, int32_t rq,
+                              int32_t output_offset, ec_activation act, int8_t *output, void *scratch)
 {
 #if EC_HAS_MVE
     if (off == 0) {
@@ -444,10 +444,12 @@ EC_INLINE void ec_mat_mult_s8(const int8_t *input, int32_t rows, const int8_t *f
     }
 #endif
 #if EC_HAS_DSP
+#if EC_MAT_ROW_DIRECT
     if (scratch == NULL) {            /* one row, no scratch: see ec_mat_row_direct */
         ec_mat_row_direct(input, filter, out_ch, depth, off, bias, q, rq, output_offset, act, output);
         return;
     }
+#endif
     ec_mat_mult_dsp(input, rows, filter, out_ch, depth, off, bias, q, rq, output_offset, act, output,
                     (int32_t *)scratch);
 #else
@@ -455,5 +457,11 @@ EC_INLINE void ec_mat_mult_s8(const int8_t *input, int32_t rows, const int8_t *f
     ec_mat_mult_portable(input, rows, filter, out_ch, depth, off, bias, q, rq, output_offset, act, output);
 #endif
 }
+
+/* ec_mat_product compiled once (runtime_c/src/ec_mat_mult_s8.c): the kernels call this copy to keep
+ * one in flash; a kernel in a hot loop on Helium cores may inline ec_mat_product instead. */
+void ec_mat_mult_s8(const int8_t *input, int32_t rows, const int8_t *filter, int32_t out_ch, int32_t depth,
+                    int32_t off, const int32_t *bias, const ec_quant_params *q, int32_t rq, int32_t output_offset,
+                    ec_activation act, int8_t *output, void *scratch);
 
 #endif /* EC_MATMUL_H */

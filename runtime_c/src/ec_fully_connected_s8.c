@@ -17,7 +17,7 @@ ec_status ec_fully_connected_s8(const ec_context *ctx, const ec_fc_params *p, co
 {
     const int32_t rows = input_dims->n, depth = filter_dims->c, out_ch = filter_dims->n;
     (void)output_dims;
-    const int direct = ctx != NULL && ctx->size == 0 && rows == 1;
+    const int direct = EC_MAT_ROW_DIRECT && ctx != NULL && ctx->size == 0 && rows == 1;
     if (!direct && (ctx == NULL || ctx->buf == NULL || ctx->size < EC_MAT_SCRATCH_BYTES(rows, depth, out_ch))) {
         return EC_ARG_ERROR;
     }

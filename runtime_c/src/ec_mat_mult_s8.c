@@ -1,0 +1,10 @@
+/* The blocked int8 matrix product shared by ec_fully_connected_s8 and ec_conv2d_im2col_s8 (one copy
+ * of the code in flash; codegen ships this file with either kernel): ec_matmul.h's ec_mat_product. */
+#include "ec_matmul.h"
+
+void ec_mat_mult_s8(const int8_t *input, int32_t rows, const int8_t *filter, int32_t out_ch, int32_t depth,
+                    int32_t off, const int32_t *bias, const ec_quant_params *q, int32_t rq, int32_t output_offset,
+                    ec_activation act, int8_t *output, void *scratch)
+{
+    ec_mat_product(input, rows, filter, out_ch, depth, off, bias, q, rq, output_offset, act, output, scratch);
+}
