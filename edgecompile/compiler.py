@@ -128,13 +128,19 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
     ctx = PassContext(options=dict(calibration=feeds, calib_method=calib_method, per_channel=per_channel,
                                    progress=progress, ranges=ranges or {}, sparse=sparse,
                                    memory=dict(scratch_free=memory_saving)))
+    return _lower_and_render(g, g, DEFAULT_PIPELINE, ctx, name, rounding, t0, t_import)
+
+
+def _lower_and_render(g: Graph, float_graph: Graph, pipeline, ctx: PassContext, name: str, rounding: str,
+                      t0: float, t_import: float) -> Artifact:
+    """Run ``pipeline`` in ``rounding`` mode, render the files, time every step."""
     g.meta["rounding"] = rounding
-    lowered = set_rounding(run_pipeline(g, DEFAULT_PIPELINE, ctx), rounding)
+    lowered = set_rounding(run_pipeline(g, pipeline, ctx), rounding)
     t_render = time.perf_counter()
     files = render(lowered, name)
     timings = {"import": t_import, **dict(ctx.timings), "render": time.perf_counter() - t_render,
                "total": time.perf_counter() - t0}
-    return Artifact(name, g, lowered, files, timings)
+    return Artifact(name, float_graph, lowered, files, timings)
 
 
 def set_rounding(g: Graph, rounding: str) -> Graph:
@@ -323,13 +329,7 @@ def _compile_quantized(g: Graph, name: str, rounding: str, t0: float, memory_sav
     from .tflite_import import dequantized
     t_import = time.perf_counter() - t0
     ctx = PassContext(options={"memory": dict(scratch_free=memory_saving)})
-    g.meta["rounding"] = rounding
-    lowered = set_rounding(run_pipeline(g, TFLITE_PIPELINE, ctx), rounding)
-    t_render = time.perf_counter()
-    files = render(lowered, name)
-    timings = {"import": t_import, **dict(ctx.timings), "render": time.perf_counter() - t_render,
-               "total": time.perf_counter() - t0}
-    return Artifact(name, dequantized(g), lowered, files, timings)
+    return _lower_and_render(g, dequantized(g), TFLITE_PIPELINE, ctx, name, rounding, t0, t_import)
 
 
 # ------------------------------------------------------------------ pre-quantized ONNX models
