@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,38 +130,36 @@ def render(g: Graph, name: str, options: dict | None = None) -> dict[str, str]:
     return files
 
 
-_ROUNDING_DEFAULT = "#ifndef EC_SINGLE_ROUNDING\n#define EC_SINGLE_ROUNDING 0\n#endif\n"
-
-
 def rounding(g: Graph) -> str:
     """The graph's requantization rounding mode (compile --rounding; graphs from before it: double)."""
     return g.meta.get("rounding", "double")
 
 
+def pin_config(config_h: str, macro: str, value: int, setting: str) -> str:
+    """ec_config.h with the ``#ifndef macro`` default block replaced by ``value``: any build of the
+    project (our Makefile, CMake, host.py, firmware.py, a user's IDE) compiles the runtime with the
+    model's setting, objects built with another value differ in their header contents (the object
+    caches key on them), and a conflicting -D<macro> is a compile error."""
+    block = re.search(rf"#ifndef {macro}\n#define {macro} \d+\n#endif\n", config_h)
+    if block is None:
+        raise AssertionError(f"runtime_c/include/ec_config.h: the {macro} default block moved")
+    pinned = (f"/* pinned by edgecompile: this model was compiled with {setting} */\n"
+              f"#if defined({macro}) && {macro} != {value}\n"
+              f"#error \"{macro} differs from the model's {setting}\"\n#endif\n"
+              f"#undef {macro}\n#define {macro} {value}\n")
+    return config_h.replace(block.group(0), pinned)
+
+
 def pin_rounding(config_h: str, mode: str) -> str:
-    """ec_config.h with EC_SINGLE_ROUNDING fixed to ``mode``: any build of the project (our
-    Makefile, CMake, host.py, firmware.py, a user's IDE) compiles the runtime in the model's mode,
-    objects of the two modes differ in their header contents (the object caches key on them), and a
-    conflicting -DEC_SINGLE_ROUNDING is a compile error."""
-    if _ROUNDING_DEFAULT not in config_h:
-        raise AssertionError("runtime_c/include/ec_config.h: the EC_SINGLE_ROUNDING default block moved")
-    v = int(mode == "single")
-    pinned = (f"/* pinned by edgecompile: this model was compiled with --rounding {mode} */\n"
-              f"#if defined(EC_SINGLE_ROUNDING) && EC_SINGLE_ROUNDING != {v}\n"
-              f"#error \"EC_SINGLE_ROUNDING differs from the model's --rounding {mode}\"\n#endif\n"
-              f"#undef EC_SINGLE_ROUNDING\n#define EC_SINGLE_ROUNDING {v}\n")
-    return config_h.replace(_ROUNDING_DEFAULT, pinned)
-
-
-_ROW_DIRECT_DEFAULT = "#ifndef EC_MAT_ROW_DIRECT\n#define EC_MAT_ROW_DIRECT 1\n#endif\n"
+    """EC_SINGLE_ROUNDING fixed to the model's --rounding."""
+    return pin_config(config_h, "EC_SINGLE_ROUNDING", int(mode == "single"), f"--rounding {mode}")
 
 
 def pin_row_direct(config_h: str, used: bool) -> str:
-    """ec_config.h with EC_MAT_ROW_DIRECT fixed to whether the model runs a layer without its
-    scratch (plan_memory's memory-saving choice): the code is only in the firmware when needed."""
-    if _ROW_DIRECT_DEFAULT not in config_h:
-        raise AssertionError("runtime_c/include/ec_config.h: the EC_MAT_ROW_DIRECT default block moved")
-    return config_h.replace(_ROW_DIRECT_DEFAULT, f"#define EC_MAT_ROW_DIRECT {int(used)}\n")
+    """EC_MAT_ROW_DIRECT fixed to whether the model runs a layer without its scratch (plan_memory's
+    memory-saving choice): the code is only in the firmware when needed."""
+    return pin_config(config_h, "EC_MAT_ROW_DIRECT", int(used),
+                      "--memory-saving" if used else "every kernel's scratch")
 
 
 def set_sections(g: Graph, arena: str | None = None, weights=()) -> None:

@@ -131,4 +131,11 @@ EC_INLINE int32_t ec_pkhtt(int32_t a, int32_t b)
 
 #endif
 
+/* acc + the 4-deep dot product of int8 word w with the int16 pairs xe (inputs 0, 2) and xo (inputs 1,
+ * 3): SXTB16 splits w into the same even / odd lanes, two SMLADs add them. */
+EC_INLINE int32_t ec_smlad_s8x4(int32_t xe, int32_t xo, int32_t w, int32_t acc)
+{
+    return EC_SMLAD(xo, EC_SXTB16_ROR8(w), EC_SMLAD(xe, EC_SXTB16(w), acc));
+}
+
 #endif /* EC_DSP_H */

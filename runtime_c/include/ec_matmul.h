@@ -187,14 +187,10 @@ EC_INLINE void ec_mat_dsp_1x4(const int32_t *EC_RESTRICT xs, const int8_t *w0, i
         const int32_t wa = ec_read_s8x4(w0), wb = ec_read_s8x4(w0 + stride);
         const int32_t wc = ec_read_s8x4(w2), wd = ec_read_s8x4(w2 + stride);
         xs += 2;
-        a0 = EC_SMLAD(xe, EC_SXTB16(wa), a0);
-        a0 = EC_SMLAD(xo, EC_SXTB16_ROR8(wa), a0);
-        a1 = EC_SMLAD(xe, EC_SXTB16(wb), a1);
-        a1 = EC_SMLAD(xo, EC_SXTB16_ROR8(wb), a1);
-        a2 = EC_SMLAD(xe, EC_SXTB16(wc), a2);
-        a2 = EC_SMLAD(xo, EC_SXTB16_ROR8(wc), a2);
-        a3 = EC_SMLAD(xe, EC_SXTB16(wd), a3);
-        a3 = EC_SMLAD(xo, EC_SXTB16_ROR8(wd), a3);
+        a0 = ec_smlad_s8x4(xe, xo, wa, a0);
+        a1 = ec_smlad_s8x4(xe, xo, wb, a1);
+        a2 = ec_smlad_s8x4(xe, xo, wc, a2);
+        a3 = ec_smlad_s8x4(xe, xo, wd, a3);
         w0 += 4;
         w2 += 4;
     }
@@ -364,14 +360,10 @@ EC_INLINE void ec_mat_row_direct(const int8_t *x, const int8_t *filter, int32_t 
         for (; g < 4 * groups; g += 4) {
             const int32_t xv = ec_read_s8x4(x + g);
             const int32_t xe = EC_SADD16(EC_SXTB16(xv), off2), xo = EC_SADD16(EC_SXTB16_ROR8(xv), off2);
-            int32_t w = ec_read_s8x4(w0 + g);
-            a0 = EC_SMLAD(xo, EC_SXTB16_ROR8(w), EC_SMLAD(xe, EC_SXTB16(w), a0));
-            w = ec_read_s8x4(w1 + g);
-            a1 = EC_SMLAD(xo, EC_SXTB16_ROR8(w), EC_SMLAD(xe, EC_SXTB16(w), a1));
-            w = ec_read_s8x4(w2 + g);
-            a2 = EC_SMLAD(xo, EC_SXTB16_ROR8(w), EC_SMLAD(xe, EC_SXTB16(w), a2));
-            w = ec_read_s8x4(w3 + g);
-            a3 = EC_SMLAD(xo, EC_SXTB16_ROR8(w), EC_SMLAD(xe, EC_SXTB16(w), a3));
+            a0 = ec_smlad_s8x4(xe, xo, ec_read_s8x4(w0 + g), a0);
+            a1 = ec_smlad_s8x4(xe, xo, ec_read_s8x4(w1 + g), a1);
+            a2 = ec_smlad_s8x4(xe, xo, ec_read_s8x4(w2 + g), a2);
+            a3 = ec_smlad_s8x4(xe, xo, ec_read_s8x4(w3 + g), a3);
         }
         for (int32_t i = d4; i < depth; i++) {
             const int32_t xi = x[i] + off;

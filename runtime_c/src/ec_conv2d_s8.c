@@ -24,10 +24,8 @@ EC_INLINE void ec_conv_dsp_pair(const int8_t *x, const int8_t *w0, const int8_t 
         const int32_t xv = ec_read_s8x4(x);
         const int32_t xe = EC_SADD16(EC_SXTB16(xv), off2), xo = EC_SADD16(EC_SXTB16_ROR8(xv), off2);
         const int32_t wa = ec_read_s8x4(w0), wb = ec_read_s8x4(w1);
-        s0 = EC_SMLAD(xe, EC_SXTB16(wa), s0);
-        s0 = EC_SMLAD(xo, EC_SXTB16_ROR8(wa), s0);
-        s1 = EC_SMLAD(xe, EC_SXTB16(wb), s1);
-        s1 = EC_SMLAD(xo, EC_SXTB16_ROR8(wb), s1);
+        s0 = ec_smlad_s8x4(xe, xo, wa, s0);
+        s1 = ec_smlad_s8x4(xe, xo, wb, s1);
         x += 4;
         w0 += 4;
         w1 += 4;
