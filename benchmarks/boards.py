@@ -47,10 +47,10 @@ def eval_inputs(task, art, n: int) -> dict:
     return {name: x}
 
 
-def measure(model: str, samples: int, cores: list[str], boards: list) -> dict:
+def measure(model: str, samples: int, cores: list[str], boards: list, optimize: str = "balanced") -> dict:
     task = B.TASKS[model]
     calib, _, _ = B.split(task)
-    art = compile_model(B.model_path(task), name=model, calib={"x": calib})
+    art = compile_model(B.model_path(task), name=model, calib={"x": calib}, optimize=optimize)
     row = dict(model=model, macs=total_macs(art.graph), arena=art.graph.meta["memory"]["arena_size"],
                instr={}, spread={}, mismatches=0, bytes=0, mem={}, layers={}, code={},
                node_macs={n.name: node_macs(art.graph, n) for n in art.graph.nodes},
@@ -194,6 +194,7 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=5, help="evaluation samples per model and core (default 5)")
     ap.add_argument("--cores", default=",".join(CORES), help="emulated boards to count instructions on")
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch RESULTS.md")
+    ap.add_argument("--optimize", default="balanced", choices=["balanced", "speed"], help="compile --optimize")
     args = ap.parse_args(argv)
     if not B.available():
         print(f"bench not found at {B.BENCH}; set EC_BENCH_DIR", file=sys.stderr)
@@ -203,7 +204,7 @@ def main(argv=None) -> int:
     rows = []
     for m in args.models.split(","):
         print(f"== {m}", file=sys.stderr, flush=True)
-        rows.append(measure(m, args.samples, cores, boards))
+        rows.append(measure(m, args.samples, cores, boards, args.optimize))
     text = section(rows, cores, boards, args.samples)
     print(text)
     if not args.no_write:

@@ -9,7 +9,8 @@ Splits (../shared/bench/README.md): calibration = the first 100 samples; fine-tu
 the first half (ad01: its normal clips only); evaluation = the second half.  The digits example
 fine-tunes on the training split of scikit-learn's digits (the one train_digits.py trained on) and
 evaluates on the bundled test split.  Writes the data files the commands use to benchmarks/data/
-and a "Pruning" section (between <!-- prune:begin --> and <!-- prune:end -->) to RESULTS.md.
+and a "Pruning" section (between <!-- prune:begin --> and <!-- prune:end -->) to RESULTS.md; with
+--only, just those models' table rows and paragraphs (for AD also the notes) are replaced.
 """
 from __future__ import annotations
 
@@ -124,19 +125,33 @@ def digits() -> dict:
 # 640-wide ends cost 82k MACs each, the middle layers next to the 8-wide bottleneck little), the one
 # whose lsq-pruned model is closest to the unpruned one on the fine-tuning windows (no labels used).
 AD_FRACTIONS = (0.3125, 0.5625, 0.5625, 0.6875, 0.0, 0.75, 0.5625, 0.5625, 0.3125)
+AD_TUNE = dict(epochs=8, lr=3e-4, distill=True)
+
+
+def ad_split():
+    """First half of ad01 -> (fine-tuning windows, validation windows, labels, clip ids, calibration).
+    Every third normal clip of the first half is held out; it and the first half's anomalous clips
+    form the validation set (model selection only), the other normal clips are the fine-tuning data."""
+    z = np.load(B.BENCH / "data" / "ad01.npz")
+    x, y = z["x"], z["y"]
+    first = len(x) - len(x) // 2
+    normal = np.flatnonzero(y[:first] == 0)
+    hold = normal[::3]
+    tune = np.setdiff1d(normal, hold)
+    val = np.concatenate([hold, np.flatnonzero(y[:first] == 1)])
+    calib = B.ad_windows(x[normal])[:, ::7].reshape(-1, 640)       # as before: all normal clips, 1 window in 7
+    return (B.ad_windows(x[tune]).reshape(-1, 640), B.ad_windows(x[val]).reshape(-1, 640),
+            np.repeat(y[val], 196), np.repeat(np.arange(len(val)), 196), calib)
 
 
 def ad() -> dict:
     task = B.TASKS["ad_fc_autoencoder"]
-    z = np.load(B.BENCH / "data" / "ad01.npz")
-    x, y = z["x"], z["y"]
-    first = len(x) - len(x) // 2
-    normal = B.ad_windows(x[:first][y[:first] == 0])                      # normal clips of the first half
-    tune, calib = normal.reshape(-1, 640), normal[:, ::7].reshape(-1, 640)
+    tune, val, val_y, val_group, calib = ad_split()
     _, x_eval, y_eval = B.split(task)
     DATA.mkdir(exist_ok=True)
     np.savez(DATA / "ad_fc_autoencoder_calib.npz", x=calib)
     np.savez(DATA / "ad_fc_autoencoder_finetune.npz", x=tune)
+    np.savez(DATA / "ad_fc_autoencoder_val.npz", x=val, y=val_y, group=val_group)
 
     def score(out):
         err = ((out.reshape(x_eval.shape) - x_eval) ** 2).mean(axis=(1, 2))
@@ -144,21 +159,23 @@ def ad() -> dict:
     model = B.model_path(task)
     fractions = ",".join(f"{f:g}" for f in AD_FRACTIONS)
     kw = dict(prune_channels=list(AD_FRACTIONS), importance="lsq",
-              finetune=str(DATA / "ad_fc_autoencoder_finetune.npz"), epochs=0)
+              finetune=str(DATA / "ad_fc_autoencoder_finetune.npz"), validate=str(DATA / "ad_fc_autoencoder_val.npz"),
+              **AD_TUNE)
     r = run_case("ad_fc_autoencoder", model, {"x": calib}, x_eval.reshape(-1, 1, 640), score, kw)
+    v = r["float_graph"].meta["validation"]
+    r["validation"] = (v["unpruned"], v["compressed"], r["float_graph"].meta["finetune"]["best_epoch"])
 
     def float_auc(**k):
         fg = compile_model(model, calib={"x": calib}, **dict(kw, **k)).float_graph
         out = run_float_batch(fg, {fg.inputs[0]: x_eval.reshape(-1, 1, 640)})[fg.outputs[0]]
-        return channel_fraction(fg), score(out), fg
-    # the frontier: other allocations / importances, float AUC
+        return channel_fraction(fg), score(out), fg.meta["validation"]["compressed"], fg
+    # other recipes / allocations, float AUC (validation AUC)
     r["frontier"] = []
     half = [0.5] * 4 + [0.0] + [0.5] * 3 + [0.53125]
-    for label, k in [("uniform 50% (bottleneck kept), lsq", dict(prune_channels=half)),
-                     ("same allocation, activation importance", dict(importance="activation")),
-                     ("uniform 25% (bottleneck 8 -> 6 too), lsq", dict(prune_channels=0.25))]:
-        c, a, fg = float_auc(**k)
-        r["frontier"].append((label, c, a, total_macs(fg)))
+    for label, k in [("same allocation, lsq refit only (no fine-tuning)", dict(epochs=0)),
+                     ("uniform 50% (bottleneck kept), lsq + the same fine-tuning", dict(prune_channels=half))]:
+        c, a, va, fg = float_auc(**k)
+        r["frontier"].append((label, c, a, va, total_macs(fg)))
     p, b = r["pruned"], r["base"]
     speed = (b["instr"] / p["instr"]) if p["instr"] else b["macs"] / p["macs"]
     unit = "instructions" if p["instr"] else "MACs"
@@ -170,7 +187,9 @@ def ad() -> dict:
     r["command"] = (f"edgecompile compile {rel(model)} --calib benchmarks/data/ad_fc_autoencoder_calib.npz "
                     f"--prune-channels {fractions} --importance lsq "
                     "--finetune benchmarks/data/ad_fc_autoencoder_finetune.npz "
-                    "--epochs 0 -o out/ad_pruned  (AUC over clips: python benchmarks/prune.py --only ad)")
+                    f"--epochs {AD_TUNE['epochs']} --lr {AD_TUNE['lr']:g} --distill "
+                    "--validate benchmarks/data/ad_fc_autoencoder_val.npz "
+                    "-o out/ad_pruned  (AUC over clips: python benchmarks/prune.py --only ad)")
     return r
 
 
@@ -243,13 +262,51 @@ def section(rows: list[dict], total_s: float) -> str:
     for r in rows:
         out.append(f"**{r['name']}** — `{r['command']}`")
         out += [f"- {'met' if ok else 'MISSED'}: {txt}" for txt, ok in r["target"]]
-        if r.get("frontier"):
-            out.append("- other recipes (float AUC): " + "; ".join(
-                f"{label}: {c:.1%} removed, AUC {a:.4f}, {m:,} MACs" for label, c, a, m in r["frontier"]))
+        out += paragraph_extra(r)
         out.append("")
     out.append(NOTES)
     out.append(END)
     return "\n".join(out)
+
+
+def paragraph_extra(r: dict) -> list[str]:
+    out = []
+    if r.get("validation"):
+        u, c, e = r["validation"]
+        out.append(f"- validation AUC (float; held-out first-half clips, model selection only): unpruned {u:.4f}, "
+                   f"pruned {c:.4f} (epoch {e} of {AD_TUNE['epochs']} chosen)")
+    if r.get("frontier"):
+        out.append("- other recipes (float AUC on the evaluation half / validation AUC): " + "; ".join(
+            f"{label}: {c:.1%} removed, AUC {a:.4f} / {va:.4f}, {m:,} MACs" for label, c, a, va, m in r["frontier"]))
+    return out
+
+
+def update(rows: list[dict]) -> None:
+    """--only: replace just these models' table rows and paragraphs (and, for AD, the notes) in the
+    existing Pruning section of RESULTS.md; the other models' figures stay as they were."""
+    path = HERE / "RESULTS.md"
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit("no Pruning section in RESULTS.md yet: run without --only first")
+    head, rest = text.split(BEGIN, 1)
+    body, tail = rest.split(END, 1)
+    lines = body.split("\n")
+    for r in rows:
+        row = table([r]).split("\n")[2]
+        i = next(k for k, ln in enumerate(lines) if ln.startswith(f"| {r['name']} |"))
+        lines[i] = row
+        i = next(k for k, ln in enumerate(lines) if ln.startswith(f"**{r['name']}**"))
+        j = lines.index("", i)
+        para = [f"**{r['name']}** — `{r['command']}`"]
+        para += [f"- {'met' if ok else 'MISSED'}: {txt}" for txt, ok in r["target"]]
+        para += paragraph_extra(r)
+        para.append(f"- (this model's row and notes re-measured {time.strftime('%Y-%m-%d')} with "
+                    f"`python benchmarks/prune.py --only {r['key']}`, {r['seconds'] / 60:.1f} min)")
+        lines[i:j] = para
+        if r["name"] == "ad_fc_autoencoder":
+            k = next(k for k, ln in enumerate(lines) if ln.startswith("Notes. AD"))
+            lines[k:] = NOTES.split("\n") + [""]
+    path.write_text(head + BEGIN + "\n".join(lines) + END + tail)
 
 
 NOTES = """Notes. AD (float AUC on the evaluation half unless int8 is said; unpruned float 0.8631, int8 0.8706).
@@ -265,18 +322,46 @@ error 11.0 vs 10.2), so any student that does not track the unpruned model close
 | ... + per-window score distillation (student error imitates the teacher's error), 4 epochs | <= 0.74 |
 | lsq (greedy least-squares channel selection + refit), uniform 50% keeping the bottleneck | 0.8018 |
 | lsq, 8 other allocations (50-57% removed, 1.98-2.5x fewer MACs; 96-56-56-32-8-32-56-56-80: int8 0.7980) | 0.78-0.81 |
-| lsq, this row's allocation (int8 in the table) | 0.7956 |
+| lsq, this row's allocation, fitted on all 69 normal clips (the previous table row, int8 0.7919) | 0.7956 |
 | lsq with a ReLU-aware refit (errors where both pre-activations are negative ignored, 5 iterations) | 0.799-0.812 |
 | lsq + 6-8 epochs of preconditioned output distillation (Adam 1e-4; via compress, 3 epochs: 0.7959) | 0.813-0.820 |
 | one layer only at -64 channels, lsq: layer 1 / 6 / 9 (6% of channels) | 0.835 / 0.860 / 0.850 |
 | decoder only at 64 wide, distilled on 8-d codes (exact teacher encoder), 30 epochs | 0.806 |
 | diagnostic: teacher weights x (1 + 2% / 5% Gaussian noise), 3 draws each | 0.84-0.88 / 0.78-0.87 |
 
-Fine-tuning the unpruned model on the 69 normal clips with the reconstruction loss drops it to 0.78, so only
-distillation is used for autoencoders (`--distill`).  Distillation lowers the student-teacher error on the
-evaluation clips (e.g. 0.59 -> 0.45 per element) but buys at most ~+0.01 AUC; with half the channels the
-student cannot reproduce the teacher closely enough (even the decoder alone, fed exact codes, stays at
-mean squared mismatch 0.29).  The 0.85 target was not reached with these recipes."""
+With a validation split (this row): fine-tuning on 46 of the 69 first-half normal clips, validation on the
+other 23 + the 55 first-half anomalous clips (AUC over clips; unpruned 0.9462).  NumPy prototypes unless
+"compress" is said; allocation 88-56-56-40-8-32-56-56-88 unless said; "KD" = output distillation with Adam
+on standardized inputs, cosine decay.
+
+| recipe | eval AUC (float) | validation AUC |
+|---|---|---|
+| lsq only (fitted on the 46 clips) | 0.8134 | 0.9273 |
+| lsq only, 8 other allocations, 49.6-54% removed (ends 72..104, wider encoder / decoder) | 0.787-0.818 | 0.908-0.930 |
+| same 5 allocations + 8 epochs KD (lr 3e-4) | 0.784-0.811 | 0.926-0.938 |
+| lsq, ends 92/96/100/104, middles 48/40/24/16 (54-70% removed) | 0.809/0.786/0.756/0.723 | 0.924/0.919/0.875/0.851 |
+| restore one layer to 128 (the others as this row; 45-50% removed, 139-161k MACs) | 0.799-0.820 | 0.923-0.942 |
+| KD, Adam on raw inputs (~-28 +- 12; layer-1 weights ~0.002), lr 1e-4 / 1e-5, 4-6 epochs | 0.71 / 0.815 | 0.79 / 0.94 |
+| KD, lr 1e-4, 5 epochs / + input noise 0.3 sd / 50% KD + 50% reconstruction | 0.808 / 0.803 / 0.803 | 0.934 |
+| KD 24 epochs lr 3e-4 (mismatch to the teacher: 0.27 on training, 0.57 on evaluation clips) | 0.8121 | 0.9399 |
+| ... + random-frame windows / synthetic band anomalies (-10..+20 on 1-16 mel bins) | 0.800 / 0.808 | 0.938 / 0.934 |
+| reconstruction loss only (denoising 0.5 sd or not), lr 1e-5..3e-4, 3-12 epochs | 0.800-0.811 | 0.927-0.941 |
+| score distillation (window error imitates the teacher's), alone / + KD | 0.805 / 0.805 | 0.932 / 0.935 |
+| gradual: 4 stages on a cubic ramp, lsq re-selection on the previous student + 3 epochs KD each | 0.8092 | 0.9336 |
+| compress: lsq + 8 epochs KD lr 3e-4, epoch 5 chosen by validation (table row; int8 0.7956) | 0.7988 | 0.9391 |
+| lsq + 8 epochs KD on all 69 normal clips (no hold-out; evaluation AUC after each epoch) | 0.778-0.806 | |
+| unpruned, reconstruction, 1-4 epochs, Adam raw inputs 1e-4 / 1e-5 | 0.70-0.74 / 0.83-0.86 | 0.88-0.95 |
+| unpruned, reconstruction, 1-3 epochs, Adam standardized inputs 1e-5 | 0.866-0.868 | 0.94-0.95 |
+| diagnostic, not a recipe: KD on the evaluation windows themselves, 30 epochs (mismatch 0.32) | 0.841 | 0.930 |
+| diagnostic: unpruned weights x (1 + 1%/2%/5% noise), mismatch 0.07/0.25/0.9-1.6 | 0.86-0.87/0.87-0.88/0.79-0.84 | |
+
+So: the earlier drop of the unpruned model under reconstruction fine-tuning (0.78) comes back with Adam on raw
+inputs, not with standardized ones (0.866): an optimizer effect, not over-fitting. No recipe brings the
+half-width student above ~0.82, and even distilling on the evaluation inputs themselves stops at 0.84: at <=
+140k MACs (the ends 88 wide) the student cannot follow the teacher closely enough (mismatch 0.3-0.6 per element
+vs <= 0.3 for harmless weight noise). The validation AUC ranks clearly worse students (narrow middles) but not
+those within ~0.02 of each other (first-half anomalies are easier: the unpruned model scores 0.946 there vs
+0.863); it picks the epoch and is reported, but cannot close the gap. The 0.85 target is not reached."""
 
 
 def write(rows: list[dict], total_s: float) -> None:
@@ -295,7 +380,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     rows = []
     for n in names:
-        rows.append(CASES[n]())
+        rows.append(dict(CASES[n](), key=n))
         print(table(rows[-1:]), flush=True)
         for txt, ok in rows[-1]["target"]:
             print(f"  {'met' if ok else 'MISSED'}: {txt}", flush=True)
@@ -303,6 +388,8 @@ def main(argv=None) -> int:
     print(table(rows))
     if not args.no_write and names == list(CASES):
         write(rows, total)
+    elif not args.no_write:
+        update(rows)
     return 0 if all(r["pruned"]["mismatches"] == 0 for r in rows) else 1
 
 

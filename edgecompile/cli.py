@@ -31,7 +31,8 @@ def _compile(args, model: str):
     _say(f"compiling {model} ...")
     art = compile_model(model, name=args.name, calib=args.calib, calib_method=args.calib_method,
                         per_channel=not args.per_tensor, progress=True, channels_last_input=args.channels_last_input,
-                        rounding=args.rounding, memory_saving=args.memory_saving, **_compression(args))
+                        rounding=args.rounding, memory_saving=_memory_saving(args),
+                        optimize=getattr(args, "optimize", "balanced"), **_compression(args))
     q = art.graph.meta.get("quantized") or {}
     if str(q.get("method", "")).startswith("onnx-q"):
         ignored = [f for f, v in (("--calib", args.calib), ("--per-tensor", args.per_tensor)) if v]
@@ -46,7 +47,7 @@ def _compression(args) -> dict:
     return dict(prune=getattr(args, "prune", None), prune_scope=args.prune_scope, prune_budget=args.prune_budget,
                 prune_channels=getattr(args, "prune_channels", None),
                 importance=args.importance, finetune=args.finetune, epochs=args.epochs, distill=args.distill,
-                lr=args.lr, sparse=args.sparse)
+                lr=args.lr, sparse=args.sparse, validate=getattr(args, "validate", None))
 
 
 def _summary(art, outdir) -> None:
@@ -192,7 +193,8 @@ def cmd_compare(args) -> int:
                 model = export_tflite(art.graph)
         elif target.suffix.lower() == ".tflite":
             art = compile_tflite(str(target), name=args.name, rounding=args.rounding,
-                                 memory_saving=getattr(args, "memory_saving", False))
+                                 memory_saving=_memory_saving(args),
+                                 optimize=getattr(args, "optimize", "balanced"))
             outdir, model = write_project(art, tmp / art.name), str(target)
         else:
             from .tflite_export import export_tflite
@@ -342,6 +344,23 @@ def cmd_run(args) -> int:
     return 0 if res.ok else EXIT_MISMATCH
 
 
+def _memory_saving(args):
+    """compile_model's memory_saving: False, True, or the --max-recompute budget (implies it)."""
+    budget = getattr(args, "max_recompute", None)
+    return budget if budget is not None else getattr(args, "memory_saving", False)
+
+
+def _recompute(text: str) -> float:
+    try:
+        r = float(text)
+    except ValueError:
+        r = -1.0
+    if not r >= 0:
+        raise argparse.ArgumentTypeError(f"MAX_RECOMPUTE must be a number >= 0 (a fraction of the model's MACs), "
+                                         f"not {text!r}")
+    return r
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgecompile",
                                 description="Compile trained ONNX models into bit-exact int8 C for Arm Cortex-M.")
@@ -360,8 +379,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="requantization rounding: double = TFLM's reference kernels (default), single = "
                              "CMSIS-NN built with CMSIS_NN_USE_SINGLE_ROUNDING (conv, depthwise, FC, add, mean)")
         sp.add_argument("--memory-saving", action="store_true",
-                        help="run kernels without their scratch buffer where that lowers the arena peak "
-                             "(one-row fully connected layers; slower: see report.json memory.scratch_free)")
+                        help="trade speed for RAM where that lowers the arena peak: kernels without their scratch "
+                             "(one-row fully connected layers) and early layers run patch by patch in row bands "
+                             "(slower: see report.json memory.scratch_free and memory.patches)")
+        sp.add_argument("--max-recompute", type=_recompute, metavar="FRACTION",
+                        help="with --memory-saving (implied): cap the MACs recomputed in the row bands' halos at "
+                             "FRACTION of the model's MACs (e.g. 0.05; default no cap: the smallest peak)")
+        sp.add_argument("--optimize", default="balanced", choices=["balanced", "speed"],
+                        help="speed: conv layers' weights also as int16 for the DSP product of Cortex-M4/M7/M33 "
+                             "(about 25%% fewer instructions there, twice those weights' flash; default balanced)")
         sp.add_argument("--channels-last-input", action="store_true",
                         help="the C API takes NCHW image inputs as NHWC, without the leading transpose "
                              "(.npz data stays in the model's declared layout)")
@@ -397,6 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--distill", action="store_true",
                        help="also distil from the unpruned float model when fine-tuning with labels")
         g.add_argument("--lr", type=float, metavar="LR", help="fine-tuning learning rate (Adam; default 1e-3)")
+        g.add_argument("--validate", metavar="VAL.npz",
+                       help="held-out data (inputs, labels 'y', optional 'group' ids scored together): "
+                            "fine-tuning keeps the epoch scoring best on it (accuracy; autoencoders: ROC AUC of "
+                            "the reconstruction error against y = 1 anomalous)")
         g.add_argument("--sparse", default="auto", choices=["auto", "size", "always", "never"],
                        help="sparse-weight kernels per layer: where smaller and not slower (auto, default), "
                             "where smaller (size), always or never")

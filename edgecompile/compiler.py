@@ -68,6 +68,9 @@ def model_name(model, name: str | None) -> str:
     return c_ident(stem).lower()
 
 
+OPTIMIZE = ("balanced", "speed")      # compile --optimize
+
+
 def compile_model(model, *, name: str | None = None, calib=None, calib_method: str = "minmax",
                   per_channel: bool = True, max_calib: int = 500, progress: bool = False,
                   float_graph: Graph | None = None, ranges: dict | None = None,
@@ -75,7 +78,8 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
                   prune_scope: str = "global", prune_budget: float | None = None,
                   prune_channels: float | None = None, importance: str = "l1",
                   finetune=None, epochs: int | None = None, distill: bool = False,
-                  lr: float | None = None, rounding: str = "double", memory_saving: bool = False) -> Artifact:
+                  lr: float | None = None, rounding: str = "double", memory_saving: bool | float = False,
+                  optimize: str = "balanced", validate=None) -> Artifact:
     """ONNX model -> Artifact (lowered graph + rendered files).  ``calib`` is an .npz path, a dict
     of arrays, or None (random data, with a RandomCalibrationWarning); arrays are in the model's
     declared layout.  ``channels_last_input``: the C API takes NCHW inputs as NHWC (see load_onnx).
@@ -84,11 +88,14 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
     weights zeroed, ``prune_scope`` global | layer | sensitivity, or per-layer ratios within an accuracy
     ``prune_budget``), ``prune_channels`` (fraction of
     output channels removed, ``importance`` l1 | l2 | activation), ``finetune`` (.npz path or dict of
-    arrays, optional ``y`` labels) for ``epochs`` with ``distill``-ation from the unpruned model.
+    arrays, optional ``y`` labels) for ``epochs`` with ``distill``-ation from the unpruned model;
+    ``validate`` (.npz path or dict: held-out inputs, ``y``, optional ``group``) keeps the best epoch.
     ``sparse``: sparse weight kernels "auto" (where smaller and not slower) | "size" (where smaller)
     | "always" | "never".  The Artifact's float graph is the compressed one.
+    ``memory_saving``: False, True or a recompute budget (see _memory_options).
     ``rounding``: requantization rounding, "double" (TFLM) or "single" (CMSIS-NN built with
-    CMSIS_NN_USE_SINGLE_ROUNDING); see set_rounding."""
+    CMSIS_NN_USE_SINGLE_ROUNDING); see set_rounding.  ``optimize``: "balanced" (default) or "speed"
+    (conv layers' weights also as int16 for the DSP cores' product: faster there, twice their flash)."""
     from .ops.sparse import MODES
     if sparse not in MODES:
         raise OptionError(f"unknown --sparse mode {sparse!r} (choose from {', '.join(MODES)})")
@@ -96,14 +103,16 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
         raise OptionError(f"unknown calibration method {calib_method!r} (choose from {', '.join(METHODS)})")
     if rounding not in fx.ROUNDING_MODES:
         raise OptionError(f"unknown --rounding mode {rounding!r} (choose from {', '.join(fx.ROUNDING_MODES)})")
+    if optimize not in OPTIMIZE:
+        raise OptionError(f"unknown --optimize mode {optimize!r} (choose from {', '.join(OPTIMIZE)})")
     if float_graph is None and _is_tflite(model):
-        return compile_tflite(model, name=name, rounding=rounding, memory_saving=memory_saving)
+        return compile_tflite(model, name=name, rounding=rounding, memory_saving=memory_saving, optimize=optimize)
     if float_graph is None and _is_prequantized_onnx(model):
         if any(v is not None for v in (prune, prune_budget, prune_channels, finetune)):
             raise OptionError(f"{model}: the model is already quantized (QDQ / QOperator); pruning and "
                               "fine-tuning need its float version")
         return compile_qdq(model, name=name, channels_last_input=channels_last_input, rounding=rounding,
-                           memory_saving=memory_saving)
+                           memory_saving=memory_saving, optimize=optimize)
     name = model_name(model, name)
     t0 = time.perf_counter()
     g = float_graph if float_graph is not None else import_model(model, channels_last_input=channels_last_input)
@@ -118,17 +127,37 @@ def compile_model(model, *, name: str | None = None, calib=None, calib_method: s
         src = str(calib) if not isinstance(calib, dict) else "calibration data"
         arrays = D.load_npz(calib) if not isinstance(calib, dict) else calib
         inputs = D.input_arrays(g, arrays, src)
+    if validate is not None and all(v is None for v in (prune, prune_budget, prune_channels, finetune)):
+        raise OptionError("--validate selects among fine-tuning epochs: it needs --finetune or a pruning option")
     if prune is not None or prune_budget is not None or prune_channels is not None or finetune is not None:
         g = _compress(model if float_graph is None and not channels_last_input else g, g, inputs, finetune,
                       prune=prune, prune_scope=prune_scope, prune_budget=prune_budget,
                       prune_channels=prune_channels, importance=importance,
-                      epochs=epochs, distill=distill, lr=lr, progress=progress)
+                      epochs=epochs, distill=distill, lr=lr, progress=progress, validation=validate)
         g.name = name
     feeds = D.samples(inputs)[:max_calib]
     ctx = PassContext(options=dict(calibration=feeds, calib_method=calib_method, per_channel=per_channel,
                                    progress=progress, ranges=ranges or {}, sparse=sparse,
-                                   memory=dict(scratch_free=memory_saving)))
+                                   memory=_memory_options(memory_saving), optimize=optimize))
     return _lower_and_render(g, g, DEFAULT_PIPELINE, ctx, name, rounding, t0, t_import)
+
+
+def _memory_options(memory_saving) -> dict:
+    """plan_memory's options for ``memory_saving``: False; True (the smallest peak, whatever it costs);
+    or a number r >= 0: as True, with the MACs recomputed by patch-based execution capped at r times
+    the model's MACs (e.g. 0.05)."""
+    if memory_saving is None or memory_saving is False:
+        return dict(scratch_free=False)
+    if memory_saving is True:
+        return dict(scratch_free=True)
+    try:
+        r = float(memory_saving)
+    except (TypeError, ValueError):
+        r = -1.0
+    if not r >= 0:
+        raise OptionError(f"--memory-saving takes no value or a recompute budget >= 0 (a fraction of the "
+                          f"model's MACs, e.g. 0.05), not {memory_saving!r}")
+    return dict(scratch_free=True, max_extra_macs=r)
 
 
 def _lower_and_render(g: Graph, float_graph: Graph, pipeline, ctx: PassContext, name: str, rounding: str,
@@ -179,6 +208,8 @@ def _compress(source, g: Graph, calib: dict, finetune, **kw) -> Graph:
         data, labels = D.input_arrays(g, arrays, src), D.labels(arrays)
         if labels is not None and len(labels) != len(next(iter(data.values()))):
             raise OptionError(f"{src}: {len(labels)} labels 'y' for {len(next(iter(data.values())))} samples")
+    if isinstance(kw.get("validation"), (str, Path)):
+        kw["validation"] = D.load_npz(kw["validation"])
     return compress(source, data=data, labels=labels, calib=calib, **kw)
 
 
@@ -280,7 +311,8 @@ def verify(art: Artifact, outdir, inputs: dict[str, np.ndarray] | None = None, *
 
 def localize(g: Graph, model, q_inputs) -> tuple[str | None, list]:
     """Run once with every node dumped; return the first node whose C output differs."""
-    dumps = {k: g.tensors[n.outputs[0]].nbytes for k, n in enumerate(g.nodes) if n.kernel}
+    banded = {i for d in g.meta["memory"].get("bands") or [] for i in d["nodes"][:-1]}   # no full output
+    dumps = {k: g.tensors[n.outputs[0]].nbytes for k, n in enumerate(g.nodes) if n.kernel and k not in banded}
     _, got = model.run(q_inputs, [g.tensors[o].size for o in g.outputs], dumps)
     env = run_int8(g, dict(zip(g.inputs, q_inputs)), keep_all=True)
     report = []
@@ -315,20 +347,21 @@ def _is_tflite(model) -> bool:
 
 
 def compile_tflite(model, *, name: str | None = None, rounding: str = "double",
-                   memory_saving: bool = False) -> Artifact:
+                   memory_saving: bool = False, optimize: str = "balanced") -> Artifact:
     """A full-int8 .tflite (path or bytes) -> Artifact.  Scales and zero points are kept as given,
     so only lower and plan_memory run; ``float_graph`` is the dequantized twin."""
     from .tflite_import import load_tflite
     name = model_name(model if not isinstance(model, (bytes, bytearray)) else "model", name)
     t0 = time.perf_counter()
-    return _compile_quantized(load_tflite(model, name=name), name, rounding, t0, memory_saving)
+    return _compile_quantized(load_tflite(model, name=name), name, rounding, t0, memory_saving, optimize)
 
 
-def _compile_quantized(g: Graph, name: str, rounding: str, t0: float, memory_saving: bool = False) -> Artifact:
+def _compile_quantized(g: Graph, name: str, rounding: str, t0: float, memory_saving: bool = False,
+                       optimize: str = "balanced") -> Artifact:
     """Lower and plan a graph whose quantization came with the file (tflite, QDQ/QOperator ONNX)."""
     from .tflite_import import dequantized
     t_import = time.perf_counter() - t0
-    ctx = PassContext(options={"memory": dict(scratch_free=memory_saving)})
+    ctx = PassContext(options={"memory": _memory_options(memory_saving), "optimize": optimize})
     return _lower_and_render(g, dequantized(g), TFLITE_PIPELINE, ctx, name, rounding, t0, t_import)
 
 
@@ -339,11 +372,11 @@ def _is_prequantized_onnx(model) -> bool:
 
 
 def compile_qdq(model, *, name: str | None = None, channels_last_input: bool = False,
-                rounding: str = "double", memory_saving: bool = False) -> Artifact:
+                rounding: str = "double", memory_saving: bool = False, optimize: str = "balanced") -> Artifact:
     """A pre-quantized ONNX model (QDQ or QOperator; path or ModelProto) -> Artifact, keeping the
     file's scales and zero points (onnx_import/qdq.py); like compile_tflite, only lower and plan_memory run."""
     from .onnx_import.qdq import load_qdq
     name = model_name(model if isinstance(model, (str, os.PathLike)) else "model", name)
     t0 = time.perf_counter()
     return _compile_quantized(load_qdq(model, name=name, channels_last_input=channels_last_input),
-                              name, rounding, t0, memory_saving)
+                              name, rounding, t0, memory_saving, optimize)

@@ -39,15 +39,21 @@ def memory_summary(g: Graph) -> dict:
             "lower_bound_live_set": mem.get("lower_bound"), "lower_bound_with_overlap": mem.get("lower_bound_overlap"),
             "without_reuse_bytes": mem["no_reuse_size"], "strategy": mem.get("strategy"),
             "search_exhaustive": mem.get("optimal"), "reordered": mem.get("reordered"),
-            "overlaps": mem.get("overlaps", []), "peak_step": peak_buffers(g)[0], "peak_buffers": peak_buffers(g)[1]}
+            "overlaps": mem.get("overlaps", []), "patches": patches(g),
+            "concat_in_place": [g.nodes[i].name for i in mem.get("concat_in_place", [])],
+            "peak_step": peak_buffers(g)[0], "peak_buffers": peak_buffers(g)[1]}
 
 
 def buffers(g: Graph) -> list[dict]:
-    """Arena buffers: name, offset, bytes, lifetime [first, last] node."""
+    """Arena buffers: name, offset, bytes, lifetime [first, last] execution step (= node index
+    unless a chain runs band by band, g.meta["memory"]["steps"])."""
     mem = g.meta["memory"]
     out = []
+    extra = mem.get("extra_buffers", {})          # band buffers and band scratch (patch-based chains)
     for name, (a, b) in mem.get("lifetimes", {}).items():
-        if name.startswith("scratch:"):
+        if name in extra:
+            off, size = extra[name]
+        elif name.startswith("scratch:"):
             off, size = mem["scratch"][int(name[8:])]
         else:
             off, size = mem["storage"][name][1], g.tensors[name].nbytes
@@ -55,10 +61,25 @@ def buffers(g: Graph) -> list[dict]:
     return out
 
 
+def _n_steps(g: Graph) -> int:
+    return len(g.meta["memory"].get("steps") or g.nodes)
+
+
+def patches(g: Graph) -> list[dict]:
+    """Patch-based chains (--memory-saving): nodes, band count, rows per band and the instruction
+    cost: the MACs recomputed in the halos."""
+    from .analysis import total_macs
+    total = max(total_macs(g), 1)
+    return [{"nodes": [g.nodes[i].name for i in d["nodes"]], "bands": d["count"],
+             "output_rows": [L["out_rows"] for L in d["layers"][-1]], "extra_macs": d["extra_macs"],
+             "extra_macs_percent": round(100 * d["extra_macs"] / total, 2)}
+            for d in g.meta["memory"].get("bands") or []]
+
+
 def peak_buffers(g: Graph) -> tuple[int | None, list[str]]:
     """(node, the buffers live there) at the first node where the arena's top byte is in use."""
     bufs, top = buffers(g), g.meta["memory"]["arena_size"]
-    for t in range(len(g.nodes)):
+    for t in range(_n_steps(g)):
         live = [b for b in bufs if b["first"] <= t <= b["last"]]
         if any(b["offset"] + b["bytes"] == top for b in live):
             return t, [b["name"] for b in live]
@@ -70,6 +91,7 @@ def layers(g: Graph) -> list[dict]:
     mem = g.meta["memory"]
     life = mem.get("lifetimes", {})
     peak = set(peak_buffers(g)[1])
+    banded = {i: (d, j) for d in mem.get("bands") or [] for j, i in enumerate(d["nodes"])}
     rows = []
     for k, n in enumerate(g.nodes):
         consts = [g.tensors[i] for i in n.inputs if i and g.tensors[i].is_const]
@@ -82,6 +104,7 @@ def layers(g: Graph) -> list[dict]:
             stored = sum(int(np.asarray(g.tensors[c].data).nbytes) for j, c in enumerate(n.inputs)
                          if c and g.tensors[c].is_const and j not in v.replaces) + v.flash_bytes(n.params)
         kind, off = mem["storage"][n.outputs[0]]
+        d, j = banded.get(k, (None, 0))
         root = n.outputs[0]
         while root not in life and any(m.outputs[0] == root and m.op in SHAPE_ONLY for m in g.nodes):
             root = next(m.inputs[0] for m in g.nodes if m.outputs[0] == root)
@@ -92,13 +115,16 @@ def layers(g: Graph) -> list[dict]:
                      "input_q": [_q(t) for t in acts], "output_q": _q(out),
                      "weight_q": _q(consts[0]) if consts else None,
                      "storage": kind, "offset": off if kind == "arena" else None,
-                     "lifetime": life.get(root), "in_peak": root in peak, "scratch": list(mem["scratch"][k]) if k in mem["scratch"] else None})
+                     "lifetime": life.get(root), "in_peak": root in peak,
+                     "scratch": list(mem["scratch"][k]) if k in mem["scratch"] else (d["scratch"][j][0] if d else None),
+                     "bands": d["count"] if d else None,       # patch-based chain: its band count, MACs run
+                     "band_macs": sum(L["macs"] for L in d["layers"][j]) if d else None})
     return rows
 
 
 def svg(g: Graph, width: int = 900, height: int = 360) -> str:
     """The arena over time: x = node, y = byte offset; a rectangle per buffer, the peak's in red."""
-    bufs, top, steps = buffers(g), max(g.meta["memory"]["arena_size"], 1), max(len(g.nodes), 1)
+    bufs, top, steps = buffers(g), max(g.meta["memory"]["arena_size"], 1), max(_n_steps(g), 1)
     peak = set(peak_buffers(g)[1])
     ml, mb = 60, 24
     sx, sy = (width - ml - 10) / steps, (height - mb - 10) / top
@@ -113,7 +139,7 @@ def svg(g: Graph, width: int = 900, height: int = 360) -> str:
                      f'{b["bytes"]:,} B at {b["offset"]:,}, nodes {b["first"]}..{b["last"]}</title></rect>')
     parts.append(f'<text x="{ml - 4}" y="14" text-anchor="end">{top:,} B</text>'
                  f'<text x="{ml - 4}" y="{height - mb}" text-anchor="end">0</text>'
-                 f'<text x="{ml + (width - ml) / 2}" y="{height - 6}" text-anchor="middle">node (execution order)'
+                 f'<text x="{ml + (width - ml) / 2}" y="{height - 6}" text-anchor="middle">step (execution order)'
                  f'</text></svg>')
     return "\n".join(parts)
 
@@ -132,9 +158,9 @@ def png(g: Graph, path) -> bool:
         color = "#d62728" if b["name"] in peak else ("#aaaaaa" if b["name"].startswith("scratch:") else "#1f77b4")
         ax.add_patch(plt.Rectangle((b["first"], b["offset"]), b["last"] - b["first"] + 1, b["bytes"],
                                    facecolor=color, alpha=0.6, edgecolor="#333", linewidth=0.5))
-    ax.set_xlim(0, max(len(g.nodes), 1))
+    ax.set_xlim(0, max(_n_steps(g), 1))
     ax.set_ylim(0, max(g.meta["memory"]["arena_size"], 1))
-    ax.set_xlabel("node (execution order)")
+    ax.set_xlabel("step (execution order)")
     ax.set_ylabel("arena offset (bytes)")
     ax.set_title(f"{g.name}: arena over time (red: the buffers of the peak)")
     fig.tight_layout()

@@ -14,7 +14,7 @@ import math
 import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,7 @@ class Build:
     variants: list | None       # None = the op's own list (default lowering)
     sparse: str = "auto"
     rounding: str = "double"
+    optimize: str = "balanced"    # compile --optimize (the *_wide variants need "speed")
 
 
 @contextlib.contextmanager
@@ -68,17 +69,29 @@ def _compile(b: Build, name: str):
         ranges = {"out": (lo - span / 2, hi + span / 2)}
     with _variants(b.spec, b.variants):
         art = compile_model(None, name=name, calib=feeds, float_graph=g, ranges=ranges, sparse=b.sparse,
-                            per_channel=b.case.quant.get("per_channel", True), rounding=b.rounding)
+                            per_channel=b.case.quant.get("per_channel", True), rounding=b.rounding,
+                            optimize=b.optimize)
     samples = [{k: v[i] for k, v in feeds.items()} for i in range(SAMPLES)]
     return art, quantize_inputs(art.graph, samples)
 
 
+def _rq0(v):
+    """Variant v with ec_requant_fast's proof withheld (fast_requant 0): the dense kernels' other
+    requantization (e.g. Helium's masked rounding fix-up), which the registry cases rarely reach."""
+    return replace(v, prepare=lambda *a: dict(v.prepare(*a), fast_requant=0))
+
+
 def lowerings(spec, case) -> list[Build]:
-    """The builds of one case: default, each variant alone, generic (deduplicated later by kernel)."""
+    """The builds of one case: default, each variant alone (the dense ones once more without
+    fast_requant, as case <name>_rq0), generic (deduplicated later by kernel)."""
     out = [Build(f"{spec.op.value}-{case.name}", spec, case, None)]
     for v in spec.variants:
         out.append(Build(f"{spec.op.value}-{case.name}-{v.name}", spec, case, [v],
-                         "always" if v.name.startswith("sparse") else "auto"))
+                         "always" if v.name.startswith("sparse") else "auto",
+                         optimize="speed" if v.name.endswith("_wide") else "balanced"))
+        if v.name in ("folded", "pointwise", "im2col"):
+            c0 = replace(case, name=f"{case.name}_rq0")
+            out.append(Build(f"{spec.op.value}-{c0.name}-{v.name}", spec, c0, [_rq0(v)]))
     if spec.variants:
         out.append(Build(f"{spec.op.value}-{case.name}-generic", spec, case, []))
     return out
@@ -127,7 +140,7 @@ def all_builds(full: bool) -> list[Build]:
     builds = [b for spec, case in pairs for b in lowerings(spec, case)]
     single = (Op.CONV2D, Op.DEPTHWISE_CONV2D, Op.FULLY_CONNECTED, Op.ADD, Op.MEAN)
     for b in [b for b in builds if b.spec.op in single]:
-        builds.append(Build(b.label, b.spec, b.case, b.variants, b.sparse, "single"))
+        builds.append(Build(b.label, b.spec, b.case, b.variants, b.sparse, "single", b.optimize))
     return builds
 
 
@@ -226,10 +239,12 @@ def write_sources(cases: list[Compiled], workdir: Path) -> list[str]:
     return sorted({s for c in cases for s in source_runtime_files(c.art.graph)})
 
 
-def build_elf(workdir: Path, runtime: list[str], core: str, rounding: str = "double") -> Path:
+def build_elf(workdir: Path, runtime: list[str], core: str, rounding: str = "double", opt: str | None = None) -> Path:
+    """One firmware of the cases in workdir for core; opt (e.g. "-O0") overrides the -O level."""
     board = load_board(core)
     flags = list(board.cflags) + F.COMPILE + F.WARN + [f"-DEC_NUM_IRQ={board.irqs}",
                                                        f"-DEC_SINGLE_ROUNDING={int(rounding == 'single')}"]
+    flags += [opt] if opt else []
     inc = ROOT / "runtime_c" / "include"
     common = common_dir()
     srcs = [(workdir / "models.c", [inc], flags),
@@ -237,7 +252,7 @@ def build_elf(workdir: Path, runtime: list[str], core: str, rounding: str = "dou
             (Path(__file__).parent / "data" / "ec_cases_main.c", [workdir, common], flags),
             (common / "ec_startup.c", [], flags), (common / "ec_semihost.c", [common], flags)]
     srcs += [(ROOT / "runtime_c" / s, [inc], flags) for s in runtime]
-    objdir = workdir / f"obj-{core}"
+    objdir = workdir / f"obj-{core}{opt or ''}"
     objdir.mkdir(exist_ok=True)
     def cc(job):
         src, incs, fl = job
@@ -249,7 +264,7 @@ def build_elf(workdir: Path, runtime: list[str], core: str, rounding: str = "dou
         return obj
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         objs = list(pool.map(cc, srcs))
-    elf = workdir / f"cases-{core}.elf"
+    elf = workdir / f"cases-{core}{opt or ''}.elf"
     r = subprocess.run([cross_tool("gcc"), *board.cflags, "-T", str(board.linker_script), f"-L{common}", *F.LINK,
                         *map(str, objs), "-o", str(elf)], capture_output=True, text=True)
     if r.returncode:

@@ -228,7 +228,8 @@ def test_digits_bit_exact_under_qemu_with_stable_counts(digits, name, tmp_path):
     assert first.ok and first.samples == 6 and first.bytes_compared == 60
     assert first.instructions == second.instructions
     assert first.node_instructions == second.node_instructions
-    assert 100_000 < min(first.instructions) < 20_000_000
+    # plausible: digits is ~99k MACs and no core retires more than 16 MACs per instruction (Helium)
+    assert 99_392 // 16 < min(first.instructions) < 20_000_000
     layers = sum(n for _, _, n in first.node_instructions)
     assert abs(layers - first.instructions[0]) < 0.01 * first.instructions[0]
 

@@ -125,3 +125,8 @@ def test_compile_verify_inspect_roundtrip(tmp_path):
 def test_bad_name_option(tmp_path):
     code, _, err = run_cli("compile", DIGITS_ONNX, "-o", tmp_path / "o", "--name", "my-model")
     assert code != 0 and "--name" in one_line_error(err)
+
+
+def test_bad_recompute_budget(tmp_path):
+    code, _, err = run_cli("compile", DIGITS_ONNX, "-o", tmp_path / "o", "--max-recompute", "-1")
+    assert code != 0 and "MAX_RECOMPUTE" in err and not (tmp_path / "o").exists()

@@ -29,3 +29,59 @@ def test_kernel_paths_equal_ref_int8(spec, case, specialize, dsp, tmp_path, monk
     for s, (c, ref, _) in enumerate(run_case(art, feeds, host)):
         bad = np.argwhere(c != ref)
         assert not bad.size, f"sample {s}: {len(bad)} of {ref.size} bytes differ"
+
+
+WIDE = [pytest.param(case, dsp, id=f"conv2d-{case.name}-wide-{'dsp' if dsp else 'portable'}")
+        for case in REGISTRY[Op.CONV2D].cases for dsp in (True, False)]
+
+
+@pytest.mark.parametrize("case,dsp", WIDE)
+def test_wide_weights_equal_ref_int8(case, dsp, tmp_path, monkeypatch):
+    """compile --optimize speed: the int16 weight layout on the DSP path (emulated), the int8 one on
+    the portable path, both C == ref_int8."""
+    monkeypatch.setenv("EC_EMULATE_DSP", "1" if dsp else "0")
+    monkeypatch.setattr(dense_variants, "_speed", lambda options: True)
+    art, feeds, host = compile_case(REGISTRY[Op.CONV2D], case, tmp_path / "out", sanitize=SANITIZE)
+    if case.attrs.get("groups", 1) == 1:
+        assert {n.variant for n in art.graph.nodes} & {"pointwise_wide", "im2col_wide"}
+    for s, (c, ref, _) in enumerate(run_case(art, feeds, host)):
+        bad = np.argwhere(c != ref)
+        assert not bad.size, f"sample {s}: {len(bad)} of {ref.size} bytes differ"
+
+
+def test_optimize_option_pins_the_wide_product(tmp_path):
+    """compile --optimize speed: wide variants, EC_MAT_WIDE pinned to 1 and both filter layouts behind
+    #if; balanced (default): today's variants, EC_MAT_WIDE 0 (no wide code in the firmware)."""
+    from edgecompile.compiler import compile_model
+    from edgecompile.errors import OptionError
+    from op_harness import case_graph
+    case = next(c for c in REGISTRY[Op.CONV2D].cases if c.name == "pointwise_depth_48")
+    g, feeds = case_graph(REGISTRY[Op.CONV2D], case)
+    for mode, wide in (("speed", 1), ("balanced", 0)):
+        art = compile_model(None, name="m", calib=feeds, float_graph=g.copy(), optimize=mode)
+        assert f"#define EC_MAT_WIDE {wide}\n" in art.files["runtime/include/ec_config.h"]
+        assert ({n.variant for n in art.graph.nodes} == {"pointwise_wide"}) == bool(wide)
+        assert ("#if EC_HAS_DSP && !EC_HAS_MVE" in art.files["m.c"]) == bool(wide)
+    with pytest.raises(OptionError, match="optimize"):
+        compile_model(None, name="m", calib=feeds, float_graph=g.copy(), optimize="fast")
+
+
+@pytest.mark.parametrize("rounding", ["double", "single"])
+def test_wide_requant_offset_after_shift(rounding, tmp_path, monkeypatch):
+    """A channel with tiny weights and a large bias needs a right shift of 24: k would leave int32
+    with the output offset inside, so the wide path adds the offset after the shift (mode 3)."""
+    from edgecompile.compiler import compile_model, write_project
+    from edgecompile.host import HostModel
+    from op_harness import case_graph
+    monkeypatch.setenv("EC_EMULATE_DSP", "1")
+    case = next(c for c in REGISTRY[Op.CONV2D].cases if c.name == "pointwise_depth_48")
+    g, feeds = case_graph(REGISTRY[Op.CONV2D], case)
+    w, b = g.tensors["in1"].data, g.tensors["in2"].data
+    w[0] *= 1e-5
+    b[0] = 0.1
+    art = compile_model(None, name="m", calib=feeds, float_graph=g, optimize="speed", rounding=rounding)
+    assert [n.params["wide_mode"] for n in art.graph.nodes] == [3]
+    write_project(art, tmp_path / "out")
+    host = HostModel(tmp_path / "out", "m", len(art.graph.nodes), sanitize=SANITIZE)
+    for s, (c, ref, _) in enumerate(run_case(art, feeds, host)):
+        assert not np.argwhere(c != ref).size, f"sample {s}"

@@ -35,10 +35,10 @@ def full(tmp_path_factory):
     return _compiled(tmp_path_factory, True)
 
 
-def _check(groups, core):
+def _check(groups, core, opt=None):
     res = []
     for work, part, runtime in groups:
-        res += Q.run_elf(Q.build_elf(work, runtime, core, part[0].build.rounding), core, part)
+        res += Q.run_elf(Q.build_elf(work, runtime, core, part[0].build.rounding, opt), core, part)
     cases = [c for _, part, _ in groups for c in part]
     bad = [f"{c.build.label} [{c.name}: {', '.join(sorted({n.kernel for n in c.art.graph.nodes if n.kernel}))}]: "
            f"status {st}, {nb} bytes differ" for c, st, nb, _ in res if nb or any(st)]
@@ -58,3 +58,11 @@ def test_kernels_bit_exact_under_qemu(fast, core):
 @pytest.mark.parametrize("core", Q.CORES)
 def test_kernels_bit_exact_under_qemu_full(full, core):
     _check(full, core)
+
+
+@needs_qemu
+@pytest.mark.parametrize("core", ["mps2-an386", "mps3-an547"])
+def test_kernels_bit_exact_unoptimized(fast, core):
+    """-O0 (a debug build): the inline-assembly loops are left out (EC_ASM 0) and the C paths of
+    the DSP / Helium code run instead, with the same results."""
+    _check(fast, core, "-O0")

@@ -263,3 +263,26 @@ def test_memory_saving_fc_bit_exact_under_qemu(tmp_path):
     for core in ("mps2-an386", "mps3-an547", "mps2-an385"):
         res = F.run(out, core, dict(np.load(MLP_DATA)))
         assert res.ok and res.bytes_compared == 4 * 640, core
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**9), st.integers(2, 9))
+def test_random_banded_plans_verify(seed, count):
+    """Patch-based chains in random graphs: the verifier re-derives every band step and accepts the
+    plan (band buffers, band scratch, the chain's input and output live across the bands)."""
+    from edgecompile.passes.memory.bands import chains, split
+    from edgecompile.passes.plan_memory import _plan, _roots, _storage
+    g = plan_memory(_random_graph(seed), None)
+    for run in chains(g, _storage(g, lambda t: _roots(g).get(t, t))):
+        d = split(g, run, count, lambda n: 0)
+        if d is None:
+            continue
+        p = _plan(g, None, [d], reorder=False)
+        mem = p.meta["memory"]
+        assert check_plan(p) == [] and mem["bands"][0]["count"] == count
+        assert len(mem["steps"]) == len(g.nodes) + (count - 1) * len(run)
+        if len(run) > 2:                       # a band buffer moved onto its neighbour is caught
+            bad = dict(mem, bands=[dict(mem["bands"][0], buffers=[list(b) for b in mem["bands"][0]["buffers"]])])
+            bad["bands"][0]["buffers"][0][0] = bad["bands"][0]["buffers"][1][0]
+            p.meta["memory"] = bad
+            assert check_plan(p)

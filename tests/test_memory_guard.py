@@ -84,12 +84,15 @@ def test_digits_arena_exactly_used(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["kws_dscnn", "vww_mobilenetv1_025", "ic_resnet8", "ad_fc_autoencoder"])
-def test_bench_arena_exactly_used(bench_dir, tmp_path, model):
+@pytest.mark.parametrize("model,saving", [("kws_dscnn", False), ("vww_mobilenetv1_025", False), ("ic_resnet8", False),
+                                          ("ad_fc_autoencoder", False), ("vww_mobilenetv1_025", True)])
+def test_bench_arena_exactly_used(bench_dir, tmp_path, model, saving):
+    """Default plans, and VWW with --memory-saving (its first layers run patch by patch)."""
     import bench_data as B
     task = B.TASKS[model]
     calib, x_eval, _ = B.split(task)
-    art = compile_model(B.model_path(task), calib={"x": calib})
+    art = compile_model(B.model_path(task), calib={"x": calib}, memory_saving=saving)
+    assert bool(art.graph.meta["memory"]["bands"]) == saving
     outdir = write_project(art, tmp_path / art.name)
     t = art.graph.tensors[art.graph.inputs[0]]
     x = x_eval[:2].reshape(-1, 640)[::97] if task.metric == "auc" else x_eval[:3]

@@ -2,6 +2,7 @@
 computed by lower/plan_memory; templates arrange them."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -39,6 +40,7 @@ class NodeView:
     in_shapes: list = field(default_factory=list)
     out_shape: tuple = ()
     scratch: tuple | None = None      # (arena offset, bytes) of the node's scratch buffer
+    bands: list = field(default_factory=list)    # patch-based chain: per band {b, in_dims, out_dims}
 
 
 @dataclass
@@ -59,6 +61,8 @@ def _ptr(storage, name, consts, arena):
         return f"({arena} + {k})"
     if kind == "const":
         return consts[name].sym
+    if kind == "band":
+        return "NULL"             # a patch-based chain's inner tensor: its band calls get band buffers
     raise AssertionError(f"tensor {name} has no storage")
 
 
@@ -78,7 +82,8 @@ RUNTIME_DEPS = {"ec_fully_connected_s8": ("ec_mat_mult_s8",), "ec_conv2d_im2col_
 def source_runtime_files(g: Graph) -> list[str]:
     """The runtime_c/src files the graph's kernels need: one public kernel per file, plus the shared
     code of RUNTIME_DEPS."""
-    kernels = {n.kernel for n in g.nodes if n.kernel}
+    in_place = set((g.meta.get("memory") or {}).get("concat_in_place", []))
+    kernels = {n.kernel for k, n in enumerate(g.nodes) if n.kernel and k not in in_place}
     files = kernels | {d for k in kernels for d in RUNTIME_DEPS.get(k, ())}
     return [f"src/{k}.c" for k in sorted(files)]
 
@@ -99,14 +104,16 @@ def render(g: Graph, name: str, options: dict | None = None) -> dict[str, str]:
         out = g.tensors[n.outputs[0]]
         nodes.append(NodeView(
             id=k, name=n.name, op=n.op.value, source_op=n.source_op or n.op.value, kernel=n.kernel,
-            template=spec.impl(n.variant)[1], sym=f"{name}_n{k}", p=n.params or {},
+            template=None if k in mem.get("concat_in_place", []) else spec.impl(n.variant)[1],
+            sym=f"{name}_n{k}", p=n.params or {},
             ins=[_ptr(storage, i, consts, arena) if i and (i in consts or not g.tensors[i].is_const) else "NULL"
                  for i in n.inputs],
             out=_ptr(storage, n.outputs[0], consts, arena), size=out.size, nbytes=out.nbytes,
             in_shapes=[g.tensors[i].shape if i else None for i in n.inputs], out_shape=out.shape,
             scratch=mem.get("scratch", {}).get(k)))
     ops = {t: env.get_template(t).module for t in sorted({n.template for n in nodes if n.template})}
-    ctx = dict(name=name, NAME=c_macro(name), nodes=nodes, ops=ops, consts=list(consts.values()),
+    calls = _calls(g, nodes, ops, arena)
+    ctx = dict(name=name, NAME=c_macro(name), nodes=nodes, ops=ops, consts=list(consts.values()), calls=calls,
                inputs=_io(g, g.inputs, True), outputs=_io(g, g.outputs, False),
                arena_size=mem["arena_size"], version=__version__, meta=g.meta, options=options,
                runtime_sources=source_runtime_files(g))
@@ -124,10 +131,63 @@ def render(g: Graph, name: str, options: dict | None = None) -> dict[str, str]:
         files[f"runtime/{rel}"] = (rt / rel).read_text()
     files["runtime/include/ec_config.h"] = pin_row_direct(
         pin_rounding(files["runtime/include/ec_config.h"], rounding(g)), bool(mem.get("scratch_free")))
+    wide = any(n.params and "wide_filter" in n.params for n in g.nodes)    # compile --optimize speed
+    files["runtime/include/ec_config.h"] = pin_config(files["runtime/include/ec_config.h"], "EC_MAT_WIDE", int(wide),
+                                                      "--optimize speed" if wide else "int8 weights")
     rep = report(g, name, nodes, consts)
     files["report.json"] = json.dumps(rep, indent=2, sort_keys=True) + "\n"
     files["report.html"] = report_page.html_page(rep, g)
     return files
+
+
+def _calls(g: Graph, nodes: list, ops: dict, arena: str) -> list[dict]:
+    """The kernel calls of the invoke function in execution order (g.meta["memory"]["steps"]): one per
+    node, one per band for the nodes of a patch-based chain (memory/bands.py), where the node's call
+    is formatted with the band's pointers and dims (file-scope ``<sym>_b<band>_in_dims/out_dims``) and,
+    when the band's top padding differs, a copy of the node's params with that padding.  Views and
+    Concats written in place by their producers get no call (only the hooks)."""
+    from ..passes.memory.bands import geometry
+    mem = g.meta["memory"]
+    bands = mem.get("bands") or []
+    pos = {i: (k, j) for k, d in enumerate(bands) for j, i in enumerate(d["nodes"])}
+    calls = []
+    for i, b in mem.get("steps") or [[k, None] for k in range(len(nodes))]:
+        v = nodes[i]
+        if b is None:
+            if v.template or g.nodes[i].kernel:
+                calls.append(dict(node=v, note="", text=v.template and str(ops[v.template].call(v)), params_type=None,
+                                  unused=[], scratch=v.scratch, before=v.id, after=(v.id, v.out, v.nbytes)))
+            continue
+        k, j = pos[i]
+        d, L = bands[k], bands[k]["layers"][j][b]
+        last = j == len(d["nodes"]) - 1
+        if b == 0:
+            v.bands = [dict(b=x, in_dims=B["in_dims"], out_dims=B["out_dims"]) for x, B in enumerate(d["layers"][j])]
+        src = f"({v.ins[0]} + {L['in_offset']})" if j == 0 else f"({arena} + {d['buffers'][j - 1][b]})"
+        dst = f"({v.out} + {L['out_offset']})" if last else f"({arena} + {d['buffers'][j][b]})"
+        text = str(ops[v.template].call(dataclasses.replace(v, ins=[src] + v.ins[1:], out=dst)))
+        subs = [(f"&{v.sym}_in_dims", f"&{v.sym}_b{b}_in_dims"), (f"&{v.sym}_out_dims", f"&{v.sym}_b{b}_out_dims")]
+        ptype = None
+        if L["pad_top"] != geometry(g.nodes[i])[5]:
+            ptype = re.search(rf"static const (\w+) {re.escape(v.sym)}_params = ", str(ops[v.template].params(v)))
+            ptype = ptype and ptype.group(1)
+            subs.append((f"&{v.sym}_params", "&ec_band_params"))
+        for a, z in subs:
+            if a not in text or (z == "&ec_band_params" and not ptype):
+                raise AssertionError(f"{v.template}: cannot run node {v.name} on row bands (no {a[1:]})")
+            text = text.replace(a, z)
+        calls.append(dict(node=v, text=text, scratch=tuple(d["scratch"][j][b]) if d["scratch"][j][b] else None,
+                          note=f", band {b + 1} of {d['count']}: output rows "
+                               f"{L['out_rows'][0]}..{L['out_rows'][1] - 1}",
+                          params_type=ptype, pad_top=L["pad_top"],
+                          unused=[a[1:] for a, _ in subs[:2]] if b == 0 else [],
+                          before=nodes[d["nodes"][0]].id if j == 0 and b == 0 else None,
+                          after=(v.id, v.out, v.nbytes) if last and b == d["count"] - 1 else None))
+    held = False                                     # ctx back to NULL after a call with scratch
+    for c in calls:
+        c["reset"] = bool(c["text"] and not c["scratch"] and held)
+        held = bool(c["scratch"]) if c["text"] else held
+    return calls
 
 
 def rounding(g: Graph) -> str:

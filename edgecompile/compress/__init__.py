@@ -21,7 +21,8 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
              prune_channels=None,
              importance: str = "l1", data: dict | None = None, labels=None, calib: dict | None = None,
              epochs: int | None = None, distill: bool = False, lr: float | None = None, optimizer: str = "adam",
-             batch_size: int = 32, seed: int = 0, progress: bool = False, log=None) -> Graph:
+             batch_size: int = 32, seed: int = 0, validation: dict | None = None, progress: bool = False,
+             log=None) -> Graph:
     """A compressed float graph (BN folded, canonical) for ``compile_model(float_graph=...)``.
 
     model        ONNX path / ModelProto (imported with BatchNorm kept while pruning and fine-tuning)
@@ -42,6 +43,9 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
     calib        samples for BN re-estimation / activation importance when ``data`` is None
     distill      also distil from the unpruned float model when labels are given; an autoencoder
                  without labels then imitates the unpruned model's outputs only (no reconstruction loss)
+    validation   held-out arrays as in an .npz (inputs, labels ``y``, optional ``group``; see
+                 compress.validation): fine-tuning keeps the epoch (0 = the pruned start) that scores
+                 best on them; ``meta["validation"]`` holds the metric and the unpruned / chosen scores
     """
     from .. import train
     from ..passes import PassContext
@@ -70,6 +74,11 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
             if any(bn_attr(n) for n in gu.nodes):
                 g = dataclasses.replace(gu, meta={**g.meta, **gu.meta})
     teacher = g
+    validate, val_meta = None, {}
+    if validation is not None:
+        from .validation import scorer
+        metric, validate = scorer(g, *_validation_arrays(g, validation))
+        val_meta = dict(metric=metric, unpruned=validate(g))
     samples = data if data is not None else calib
     sub = None if samples is None else _spread(samples, 512)
     if channel_ratios is not None:
@@ -115,7 +124,7 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
         g = train.finetune(g, data, labels, teacher=teacher if use_teacher else None, alpha=0.0 if pure else None,
                            epochs=epochs, batch_size=batch_size, lr=lr or 1e-3, optimizer=optimizer,
                            masks=train.masks_from_zeros(g) if sched is None and g.meta.get("prune_masks") else None,
-                           sparsity_schedule=sched, seed=seed, progress=progress, log=log)
+                           sparsity_schedule=sched, seed=seed, validate=validate, progress=progress, log=log)
     elif (prune_channels or channel_ratios) and sub is not None and any(bn_attr(n) for n in g.nodes):
         g = train.reestimate_bn(g, sub)
     if any(bn_attr(n) for n in g.nodes):
@@ -124,7 +133,18 @@ def compress(model, *, prune: float | None = None, prune_scope: str = "global", 
         g.meta = {**meta, **g.meta}
     if prune:
         g.meta["prune_masks"] = train.masks_from_zeros(g)    # folding renamed the weights
+    if validate is not None:
+        g.meta["validation"] = dict(val_meta, compressed=validate(g))
     return g
+
+
+def _validation_arrays(g: Graph, arrays: dict) -> tuple:
+    """(inputs, labels, groups) of validation arrays keyed as in an .npz."""
+    from .. import data as D
+    from .validation import GROUP_KEYS
+    groups = next((np.asarray(arrays[k]) for k in GROUP_KEYS if k in arrays), None)
+    inputs = D.input_arrays(g, {k: v for k, v in arrays.items() if k not in GROUP_KEYS}, "validation data")
+    return inputs, D.labels(arrays), groups
 
 
 def _layer_ratios(g: Graph, ratios) -> dict:

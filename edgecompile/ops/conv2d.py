@@ -150,6 +150,9 @@ CASES = [
     _c("pointwise_odd", (1, 3, 5, 19), (11, 1, 1, 19)),
     _c("pointwise_one_pixel", (1, 1, 1, 37), (5, 1, 1, 37), quant=dict(per_channel=False)),
     _c("pointwise_depth_48", (1, 2, 3, 48), (16, 1, 1, 48), quant=dict(in_zp=-128), **RELU6),
+    # Helium: 25 pixels (a last block of 1), gathered interior and padded border patches, depth 27
+    _c("k27_stride2_25_pixels", (1, 9, 10, 3), (5, 3, 3, 3), strides=(2, 2), pads=(1, 1, 1, 1), act_min=0.0),
+    _c("pointwise_rows_6_per_tensor", (1, 2, 3, 33), (9, 1, 1, 33), quant=dict(per_channel=False)),
 ]
 
 register(OpSpec(Op.CONV2D, kernel="ec_conv2d_s8", template="ops/conv2d.c.j2",

@@ -110,6 +110,8 @@ CASES = [
     _c("zp_minus_128", (1, 9, 7, 3), (1, 3, 3, 3), quant=dict(in_zp=-128), strides=(2, 2), pads=(1, 1, 1, 1)),
     _c("kernel_larger_than_input", (1, 3, 3, 3), (1, 5, 5, 6), pads=(2, 2, 2, 2)),
     _c("batch2_stride2_dil", (2, 9, 9, 4), (1, 3, 3, 4), strides=(2, 2), dilations=(2, 2), pads=(2, 2, 2, 2)),
+    _c("c20_batch2_pads_2110", (2, 7, 6, 20), (1, 3, 3, 20), pads=(2, 1, 1, 0)),
+    _c("stride2_c17_pads_1201", (1, 9, 13, 17), (1, 3, 3, 17), strides=(2, 2), pads=(1, 2, 0, 1)),
 ]
 
 register(OpSpec(Op.DEPTHWISE_CONV2D, kernel="ec_depthwise_conv2d_s8", template="ops/depthwise_conv2d.c.j2",

@@ -60,6 +60,9 @@ CASES = [
     Case("rows_5_depth_45", ((5, 45), (13, 45), (13,))),
     Case("rows_1_out_5_depth_100", ((1, 100), (5, 100), (5,)), quant=dict(per_channel=False)),
     Case("depth_3", ((4, 3), (6, 3), (6,))),
+    # Helium's 4-row blocks: a last block of 2-3 rows, depth 1 / 40 (tails), per-tensor
+    Case("rows_6_depth_1", ((6, 1), (3, 1), (3,))),
+    Case("rows_7_depth_40_per_tensor", ((7, 40), (5, 40), (5,)), quant=dict(per_channel=False)),
 ]
 
 register(OpSpec(Op.FULLY_CONNECTED, kernel="ec_fully_connected_s8", template="ops/fully_connected.c.j2",

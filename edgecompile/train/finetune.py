@@ -66,7 +66,7 @@ def finetune(g: Graph, data, labels=None, teacher: Graph | None = None, *, epoch
              masks: dict | None = None, sparsity_schedule=None, qat: bool = False, per_channel: bool = True,
              temperature: float = 4.0, alpha: float | None = None, task: str = "auto", bn: str = "batch",
              reestimate: bool = True, train_add: bool = False, precondition: bool = True, seed: int = 0,
-             progress: bool = False, log=None) -> Graph:
+             validate=None, progress: bool = False, log=None) -> Graph:
     """Fine-tune the float graph ``g`` on ``data`` and return a NEW graph (``g`` is not modified).
 
     data       one array (single-input graph) or a dict of arrays as in an .npz: {input: [N, ...]};
@@ -88,6 +88,9 @@ def finetune(g: Graph, data, labels=None, teacher: Graph | None = None, *, epoch
     precondition  train FC / pointwise layers fed by a graph input in standardized input coordinates
                (``precondition.standardize``; not with qat); the returned graph is in the original ones.
     clip_norm  rescale the gradients when their global L2 norm exceeds this.
+    validate   ``score(graph) -> float`` on held-out data, higher is better (``compress.validation``):
+               scored before training and after every epoch; the best of these graphs is returned
+               (early stopping / model selection), the scores land in ``meta["finetune"]["validation"]``.
     optimizer  "sgd" (momentum, ``nesterov``, ``weight_decay``) or "adam" (AdamW).  SGD's good
                learning rate depends on the model (kws_dscnn: 1e-3 trains, 5e-3 diverges; models fed
                raw 0..255 pixels need far less); Adam around 1e-4 works across the bench models.
@@ -165,7 +168,19 @@ def finetune(g: Graph, data, labels=None, teacher: Graph | None = None, *, epoch
             total_loss += batch_loss(tape, idx)[0] * len(idx)
         return total_loss / n
 
+    def snapshot() -> Graph:
+        out = unstandardize(model.to_graph(), stats)
+        if qat:
+            _on_grid(out, per_channel)
+            out.meta["qat_ranges"] = model.qat.ranges()
+        return reestimate_bn(out, feeds) if bn_mode == "batch" and reestimate else out
+
     loss_before = evaluate(model, train_feeds)
+    best, scores, eligible = None, [], []       # eligible: the pruning schedule had finished
+    if validate is not None:
+        best = snapshot() if sparsity_schedule is None else None
+        scores.append(float(validate(snapshot() if best is None else best)))
+        eligible.append(best is not None)
     rng = np.random.default_rng(seed)
     history: list[float] = []
     bar = tqdm(total=total, desc="fine-tuning", unit="step", disable=not progress, leave=False)
@@ -202,28 +217,42 @@ def finetune(g: Graph, data, labels=None, teacher: Graph | None = None, *, epoch
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr_at(step - 1):.2e}")
         history.append(float(np.mean(losses)) if losses else float("nan"))
+        if validate is not None:
+            snap = snapshot()
+            scores.append(float(validate(snap)))
+            eligible.append(sparsity_schedule is None or step > sparsity_schedule.end)
+            before = [v for v, e in zip(scores[:-1], eligible) if e]
+            if eligible[-1] and scores[-1] > max(before, default=-math.inf):
+                best = snap
         if log:
-            log(f"epoch {epoch + 1}/{epochs}: mean training loss {history[-1]:.4f}")
+            log(f"epoch {epoch + 1}/{epochs}: mean training loss {history[-1]:.4f}"
+                + (f", validation {scores[-1]:.4f}" if scores else ""))
     bar.close()
 
-    out = unstandardize(model.to_graph(), stats)
-    if qat:
-        for node in out.nodes:        # store weights on their int8 grid: quantize reproduces them exactly
-            for k, axis in REGISTRY[node.op].weights.items():
-                t = out.tensors[node.inputs[k]]
-                if t.is_const:
-                    out.tensors[t.name] = dataclasses.replace(
-                        t, data=fake_quant_weights(t.data, axis if per_channel else None))
-        out.meta["qat_ranges"] = model.qat.ranges()
-    if bn_mode == "batch" and reestimate:
-        out = reestimate_bn(out, feeds)
+    out = best if best is not None else snapshot()
     after = GraphModel(out, trainable=[], qat=model.qat)
     out.meta["finetune"] = dict(epochs=epochs, steps=total, samples=n, task=task, alpha=alpha,
                                 qat=bool(qat), bn=bn_mode if has_bn else None, seed=seed,
                                 loss_before=loss_before, loss_after=evaluate(after, feeds), epoch_loss=history,
                                 sparsity={k: float(1.0 - m.mean()) for k, m in masks.items()},
+                                validation=scores, best_epoch=_best_epoch(scores, eligible, epochs),
                                 seconds=time.perf_counter() - t0)
     return out
+
+
+def _best_epoch(scores: list, eligible: list, epochs: int) -> int:
+    ok = [i for i, e in enumerate(eligible) if e]
+    return max(ok, key=lambda i: (scores[i], -i)) if ok else epochs
+
+
+def _on_grid(g: Graph, per_channel: bool) -> None:
+    """Store weights on their int8 grid (QAT): quantize then reproduces them exactly."""
+    for node in g.nodes:
+        for k, axis in REGISTRY[node.op].weights.items():
+            t = g.tensors[node.inputs[k]]
+            if t.is_const:
+                q = fake_quant_weights(t.data, axis if per_channel else None)
+                g.tensors[t.name] = dataclasses.replace(t, data=q)
 
 
 def suggest_lr(g: Graph, data, labels=None, teacher: Graph | None = None, *, optimizer: str = "sgd",

@@ -30,6 +30,21 @@
 #define EC_MAT_ROW_DIRECT 1
 #endif
 
+/* EC_MAT_WIDE: include the DSP matrix product over int16 weight pairs (compile --optimize speed);
+ * generated projects pin it to whether the model has such a layer. */
+#ifndef EC_MAT_WIDE
+#define EC_MAT_WIDE 1
+#endif
+
+/* EC_ASM: the hand-scheduled inline-assembly loops of the DSP and Helium paths, for GCC-compatible
+ * compilers in optimizing builds (at -O0 GCC cannot give them their registers); other builds, and
+ * the host's DSP emulation, run the same arithmetic in C. */
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && !defined(EC_EMULATE_DSP)
+#define EC_ASM 1
+#else
+#define EC_ASM 0
+#endif
+
 #if defined(__GNUC__)
 #define EC_INLINE static inline __attribute__((always_inline))
 #define EC_RESTRICT __restrict__

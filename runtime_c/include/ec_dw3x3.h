@@ -86,7 +86,7 @@ static void dw_load_row(int32_t *slot, const int8_t *row, int32_t in_w, int32_t 
 
 #endif
 
-#if EC_HAS_DSP && !defined(EC_EMULATE_DSP) && !EC_SINGLE_ROUNDING
+#if EC_HAS_DSP && EC_ASM && !EC_SINGLE_ROUNDING
 #define EC_DW3X3_ASM 1
 /* dw_pair for all c_n >= 1 channels with the whole int8 activation range, in assembly (GCC spills
  * this loop): the same instructions as the C -- SMLAD / SMLAxy on the ring words, SMMULR +
@@ -184,211 +184,359 @@ EC_INLINE void dw_pair_full_asm(const int32_t *q0, const int32_t *q1, const int3
 #if EC_HAS_MVE
 #include <arm_mve.h>
 
-/* Helium: int16 planes.  A ring slot holds, per channel, the padded input row (x + input_offset, 0
- * for padding) as int16, laid out so that the tap (ky, kx) of 4 consecutive output pixels is one
- * VLDRH.S32 at an immediate offset, followed by a VMLA by the scalar weight: stride 1 as the plain row
- * of 4 * G4 + 2 columns (G4 = ceil(out_w / 4)); stride 2 as G4 groups of 12 int16 for pixels
- * ox..ox+3: columns 2ox..2ox+6 (even), 2ox+1..2ox+7 (odd), 2ox+2..2ox+8 (even, stored twice).
- * Output rows in raster order, each channel by channel in blocks of 4 pixels (the OVERLAP argument
- * above holds unchanged). */
-EC_INLINE int32_t dw_mve_plane(int32_t out_w, int32_t s)
+/* Helium: the 9 taps of one output pixel and channel are one VMLADAV.S8 of a gathered 16-byte window
+ * (raw int8 inputs, the input offset folded into the table's bias: padding holds the input zero
+ * point, whose taps add (zp + offset) * w = 0) by the channel's tap vector, 4 pixels per block
+ * whose sums go into the lanes of one vector for the requantization.  Scratch: C planes of
+ * dw_mve_cols columns x 8 bytes, input row y in byte y & 7 of each column (a ring of 8 rows).
+ * Stride 1: blocks of 2 x 2 pixels (output rows oy, oy + 1, columns ox, ox + 1), one gather of the
+ * 4 x 4 window (lane ky * 4 + kx), tap vectors shifted by 0, 1, 4, 5 lanes; stride 2: blocks of 1 x 4
+ * pixels, two gathers of 3 x 5 windows (lane ky * 5 + kx), tap vectors shifted by 0, 2 lanes.
+ * Table, 10 int32 per channel (ops/dw_variants.py): bias + offset x the sum of the taps, multiplier,
+ * k of ec_requant_fast, 24 - e, 8 zero bytes (so the shifted loads read zeros), the tap vector.
+ * Requantization: ec_requant_fast on the lanes (VQRDMULH = SRDHM, or VQDMULH for single rounding),
+ * then VQSHL by 24 - e saturates (a truncating right shift when e > 24), so (lane >> 24) is the
+ * result clamped to int8.
+ * A pass is up to two groups of blocks (stride 1: output rows oy .. oy + 3, stride 2: oy, oy + 1), so
+ * a channel's vectors are loaded once per pass.
+ * OVERLAP: every pass loads all its input rows before its first write and reads no input row later
+ * than a raster kernel would (the argument in ec_depthwise_conv2d_3x3_s8.c holds for passes). */
+EC_INLINE int32_t dw_mve_cols(int32_t out_w, int32_t s)
 {
-    return s == 1 ? (out_w + 3) / 4 * 4 + 2 : (out_w + 3) / 4 * 12;
+    return s == 1 ? (out_w + 1) / 2 * 2 + 2 : (out_w + 3) / 4 * 8 + 1;
 }
 
-/* One input pixel's C channels (+ offset) into position 0 of the C planes at dst (plane stride P). */
-EC_INLINE void dw_mve_col(int16_t *dst, const int8_t *src, int32_t c_n, int32_t P, uint16x8_t offs, int32_t off)
+/* (0, 1, 2, 3) (not VIDUP: GCC 12 does not model its write-back of the start register) */
+EC_INLINE uint32x4_t dw_mve_iota(void)
 {
-    int32_t c = 0;
-    for (; c + 8 <= c_n; c += 8) {
-        vstrhq_scatter_shifted_offset_s16(dst, offs, vaddq_n_s16(vldrbq_s16(src + c), (int16_t)off));
-        dst += 8 * P;
-    }
-    if (c < c_n) {
-        const mve_pred16_t pr = vctp16q((uint32_t)(c_n - c));
-        vstrhq_scatter_shifted_offset_p_s16(dst, offs, vaddq_n_s16(vldrbq_z_s16(src + c, pr), (int16_t)off), pr);
-    }
+    static const uint32_t iota[4] = {0u, 1u, 2u, 3u};
+    return vld1q_u32(iota);
 }
 
-/* Input row `row` into one slot of C planes of P int16 (only input columns are written: padding
- * columns keep the zeros of the initial clear). */
-static void dw_mve_load_row(int16_t *slot, const int8_t *row, int32_t in_w, int32_t c_n, int32_t pad, int32_t s,
-                            int32_t P, int32_t off)
+/* Input row `row` (or zero-point padding if NULL) into byte `slot` of every column of the C planes. */
+static __attribute__((noinline)) void dw_mve_load_row(int8_t *ring, const int8_t *row, int32_t in_w, int32_t c_n,
+                                                      int32_t pad, int32_t wp, int32_t slot, int8_t zp)
 {
-    const uint16x8_t offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)P);
-    const int32_t g4 = P / 12;
-    for (int32_t x = 0; x < in_w; x++) {
-        const uint32_t j = (uint32_t)(x + pad), e = j >> 1, e1 = e - 1u;
-        int32_t i1, i2 = -1;                /* the positions of column j in a plane (-1: none) */
-        if (s == 1) {
-            i1 = (int32_t)j < P ? (int32_t)j : -1;
-        } else if (j & 1u) {
-            i1 = (int32_t)(e >> 2) < g4 ? (int32_t)((e >> 2) * 12u + 4u + (e & 3u)) : -1;
-        } else {
-            i1 = (int32_t)(e >> 2) < g4 ? (int32_t)((e >> 2) * 12u + (e & 3u)) : -1;
-            i2 = e >= 1u && (int32_t)(e1 >> 2) < g4 ? (int32_t)((e1 >> 2) * 12u + 8u + (e1 & 3u)) : -1;
+    const uint32x4_t offs = vmulq_n_u32(dw_mve_iota(), (uint32_t)(8 * wp));
+    if (row == NULL) {
+        const uint32x4_t cols = vmulq_n_u32(dw_mve_iota(), 8u);
+        const int32x4_t z = vdupq_n_s32(zp);
+        for (int32_t i = 0; i < c_n * wp; i += 4) {
+            vstrbq_scatter_offset_p_s32(ring + 8 * i + slot, cols, z, vctp32q((uint32_t)(c_n * wp - i)));
         }
-        if (i1 >= 0) {
-            dw_mve_col(slot + i1, row + x * c_n, c_n, P, offs, off);
-        }
-        if (i2 >= 0) {
-            dw_mve_col(slot + i2, row + x * c_n, c_n, P, offs, off);
-        }
+        return;
     }
-}
-
-/* requantized (per-channel multiplier m, shift sh), offset and clamped lanes */
-EC_INLINE int32x4_t dw_mve_requant(int32x4_t acc, int32_t m, int32_t sh, int32_t out_off, int32x4_t lo,
-                                   int32x4_t hi)
-{
-#if EC_SINGLE_ROUNDING
-    int32_t lanes[4];
-    vst1q_s32(lanes, acc);
-    for (int32_t i = 0; i < 4; i++) {
-        lanes[i] = ec_multiply_by_quantized_multiplier(lanes[i], m, sh);
-    }
-    int32x4_t v = vld1q_s32(lanes);
-#else
-    /* exact double rounding: VQRDMULH = SRDHM (m >= 0, no saturation case); RoundingDivideByPOT =
-     * VRSHL by the shift (negative: the lowering checked it) after subtracting 1 from negatives */
-    int32x4_t v = vqrdmulhq_n_s32(acc, m);
-    v = vrshlq_n_s32(vaddq_s32(v, vshrq_n_s32(v, 31)), sh);
-#endif
-    return vminq_s32(vmaxq_s32(vaddq_n_s32(v, out_off), lo), hi);
-}
-
-#if !EC_SINGLE_ROUNDING
-/* One tap: LDRSH the doubled weight at table byte W, VLDRH.S32 4 columns at byte A of row pointer R. */
-#define EC_DW_MVE_TAP(W, R, A) "ldrsh %[rt], [%[t], #" #W "]\n\tvldrh.s32 q1, [%[" #R "], #" #A "]\n\t" \
-    "vmla.s32 q0, q1, %[rt]\n\t"
-#define EC_DW_MVE_LAST(W, R, STEP) "ldrsh %[rt], [%[t], #" #W "]\n\tvldrh.s32 q1, [%[" #R "]], #" #STEP "\n\t" \
-    "vmla.s32 q0, q1, %[rt]\n\t"
-/* The ceil(out_w / 4) 4-pixel blocks of one channel (GCC spills the weights and constants of the C loop):
- * per block the 9 taps as LDRSH of the doubled weight from the table + VLDRH.S32 + VMLA, then VRMULH
- * by the multiplier (= SRDHM of the undoubled sum, exact as |acc| < 2^30), RoundingDivideByPOT as in
- * dw_mve_requant, offset, clamp, one scatter store predicated on the pixels left: 41 instructions.
- * vk: lo, hi, store offsets (0, C, 2C, 3C), output offset, 4 lanes each.  T1 / T2: bytes of taps
- * kx = 1, 2; STEP: of a block. */
-#define EC_DW_MVE_ASM(T1, T2, STEP) __asm__ volatile( \
-    "vldrw.32 q4, [%[vk]]\n\tvldrw.32 q5, [%[vk], #16]\n\tvldrw.32 q6, [%[vk], #32]\n\t" \
-    "vldrw.32 q7, [%[vk], #48]\n\tldr %[rt], [%[t], #8]\n\tvdup.32 q2, %[rt]\n\t" \
-    "ldr %[rt], [%[t], #24]\n\tvdup.32 q3, %[rt]\n\tldr %[rt], [%[t], #20]\n\tasr %[rt], %[rt], #16\n\t" \
-    "rsb %[nsh], %[rt], #0\n\tdls lr, %[n]\n" \
-    "1:\n\tvmov q0, q2\n\t" \
-    EC_DW_MVE_TAP(2, a0, T1) EC_DW_MVE_TAP(12, a0, T2) EC_DW_MVE_LAST(0, a0, STEP) \
-    EC_DW_MVE_TAP(6, a1, T1) EC_DW_MVE_TAP(14, a1, T2) EC_DW_MVE_LAST(4, a1, STEP) \
-    EC_DW_MVE_TAP(18, a2, T1) EC_DW_MVE_TAP(20, a2, T2) EC_DW_MVE_LAST(16, a2, STEP) \
-    "vrmulh.s32 q0, q0, q3\n\tvshr.s32 q1, q0, #31\n\tvadd.i32 q0, q0, q1\n\tvrshl.s32 q0, %[nsh]\n\t" \
-    "vadd.i32 q0, q0, q7\n\tvmax.s32 q0, q0, q4\n\tvmin.s32 q0, q0, q5\n\tvctp.32 %[left]\n\t" \
-    "vpst\n\tvstrbt.32 q0, [%[o], q6]\n\tsubs %[left], %[left], #4\n\tadd %[o], %[o], %[oc]\n\tle lr, 1b\n\t" \
-    : [a0] "+l"(a0), [a1] "+l"(a1), [a2] "+l"(a2), [o] "+r"(o), [rt] "=&r"(rt), [nsh] "=&r"(nsh), \
-      [left] "+r"(left) \
-    : [t] "r"(t), [oc] "r"(oc), [n] "r"(n), [vk] "r"(vk) \
-    : "lr", "memory", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", \
-      "d13", "d14", "d15")
-
-EC_INLINE void dw_mve_blocks_asm(const int16_t *a0, const int16_t *a1, const int16_t *a2, int8_t *o,
-                                 const int32_t *t, int32_t oc, int32_t out_w, const int32_t *vk, int32_t s)
-{
-    const int32_t n = (out_w + 3) / 4;
-    int32_t rt, nsh, left = out_w;
-    if (s == 1) {
-        EC_DW_MVE_ASM(2, 4, 8);
-    } else {
-        EC_DW_MVE_ASM(8, 16, 24);
-    }
-}
-#endif
-
-/* One output row, channel by channel, 4 pixels per block; s is a literal at each call. */
-EC_INLINE void dw_mve_row(const int16_t *r0, const int16_t *r1, const int16_t *r2, int32_t P, const int8_t *filter,
-                          const int32_t *bias, const ec_quant_params *q, const ec_dw_conv_params *p,
-                          const int32_t *table, int8_t *orow, int32_t out_w, int32_t c_n, int32_t s)
-{
-    const int32_t step = s == 1 ? 4 : 12, t1 = s == 1 ? 1 : 4, t2 = s == 1 ? 2 : 8;
-    const uint32x4_t out_offs = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)c_n);
-    const int32x4_t lo = vdupq_n_s32(p->activation.min), hi = vdupq_n_s32(p->activation.max);
-#if !EC_SINGLE_ROUNDING
-    int32_t vk[16];
-    vst1q_s32(vk, lo);
-    vst1q_s32(vk + 4, hi);
-    vst1q_s32(vk + 8, vreinterpretq_s32_u32(out_offs));
-    vst1q_s32(vk + 12, vdupq_n_s32(p->output_offset));
-#else
-    (void)table;
-#endif
-    for (int32_t c = 0; c < c_n; c++) {
-        const int16_t *a0 = r0 + c * P, *a1 = r1 + c * P, *a2 = r2 + c * P;
-        int8_t *o = orow + c;
-        int32_t ox = 0;
-#if !EC_SINGLE_ROUNDING
-        dw_mve_blocks_asm(a0, a1, a2, o, table + 8 * c, 4 * c_n, out_w, vk, s);
-        continue;
-#endif
-        const int8_t *f = filter + c;
-        const int32_t w0 = f[0], w1 = f[c_n], w2 = f[2 * c_n], w3 = f[3 * c_n], w4 = f[4 * c_n];
-        const int32_t w5 = f[5 * c_n], w6 = f[6 * c_n], w7 = f[7 * c_n], w8 = f[8 * c_n];
-        const int32_t k = q->is_per_channel ? c : 0;
-        const int32_t m = q->multiplier[k], sh = q->shift[k], b = bias ? bias[c] : 0;
-        for (; ox < out_w; ox += 4) {
-            int32x4_t acc = vdupq_n_s32(b);
-            acc = vmlaq_n_s32(acc, vldrhq_s32(a0), w0);
-            acc = vmlaq_n_s32(acc, vldrhq_s32(a0 + t1), w1);
-            acc = vmlaq_n_s32(acc, vldrhq_s32(a0 + t2), w2);
-            acc = vmlaq_n_s32(acc, vldrhq_s32(a1), w3);
-            acc = vmlaq_n_s32(acc, vldrhq_s32(a1 + t1), w4);
-            acc = vmlaq_n_s32(acc, vldrhq_s32(a1 + t2), w5);
-            acc = vmlaq_n_s32(acc, vldrhq_s32(a2), w6);
-            acc = vmlaq_n_s32(acc, vldrhq_s32(a2 + t1), w7);
-            acc = vmlaq_n_s32(acc, vldrhq_s32(a2 + t2), w8);
-            vstrbq_scatter_offset_p_s32(o, out_offs, dw_mve_requant(acc, m, sh, p->output_offset, lo, hi),
-                                        vctp32q((uint32_t)(out_w - ox)));
-            o += 4 * c_n;
-            a0 += step;
-            a1 += step;
-            a2 += step;
-        }
-    }
-}
-
-static ec_status dw_mve(const ec_context *ctx, const ec_dw_conv_params *p, const ec_quant_params *q,
-                        const ec_dims *input_dims, const int8_t *input, const int8_t *filter, const int32_t *bias,
-                        const int32_t *table, const ec_dims *output_dims, int8_t *output)
-{
-    const int32_t in_h = input_dims->h, in_w = input_dims->w, c_n = input_dims->c;
-    const int32_t out_h = output_dims->h, out_w = output_dims->w;
-    const int32_t s = p->stride.w, pad_t = p->padding.h, pad_l = p->padding.w, off = p->input_offset;
-    const int32_t P = dw_mve_plane(out_w, s), slot_n = c_n * P;
-    int16_t *ring = (int16_t *)ctx->buf;
-    if (ring == NULL || ctx->size < 3 * slot_n * 2 || ((uintptr_t)ring & 1u) != 0 || (s != 1 && s != 2)) {
-        return EC_ARG_ERROR;
-    }
-    memset(ring, 0, (size_t)slot_n * 6u);
-    for (int32_t n = 0; n < input_dims->n; n++) {
-        const int8_t *in_n = input + n * in_h * in_w * c_n;
-        int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};
-        for (int32_t oy = 0; oy < out_h; oy++) {
-            const int32_t y0 = oy * s - pad_t;
-            for (int32_t y = y0; y < y0 + 3; y++) {
-                const int32_t slot = (y + 3) % 3;
-                if (held[slot] != y) {
-                    if (y < 0 || y >= in_h) {
-                        memset(ring + slot * slot_n, 0, (size_t)slot_n * 2u);
-                    } else {
-                        dw_mve_load_row(ring + slot * slot_n, in_n + y * in_w * c_n, in_w, c_n, pad_l, s, P, off);
-                    }
-                    held[slot] = y;
+    const int32_t x_hi = in_w < wp - pad ? in_w : wp - pad;
+    if (c_n <= 16) {            /* 16 columns of one channel per byte gather (offsets x * C < 256) */
+        static const uint8_t iota16[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+        const uint8x16_t i16 = vld1q_u8(iota16);
+        const uint8x16_t from = vmulq_n_u8(i16, (uint8_t)c_n), to = vshlq_n_u8(i16, 3);
+        for (int32_t x = 0; x < x_hi; x += 16) {
+            const int8_t *src = row + x * c_n, *end = src + c_n;
+            int8_t *dst = ring + (x + pad) * 8 + slot;
+            if (x + 16 <= x_hi) {
+                for (; src != end; src++, dst += 8 * wp) {
+                    vstrbq_scatter_offset_s8(dst, to, vldrbq_gather_offset_s8(src, from));
+                }
+            } else {
+                const mve_pred16_t pr = vctp8q((uint32_t)(x_hi - x));
+                for (; src != end; src++, dst += 8 * wp) {
+                    vstrbq_scatter_offset_p_s8(dst, to, vldrbq_gather_offset_z_s8(src, from, pr), pr);
                 }
             }
-            const int16_t *r0 = ring + ((y0 + 3) % 3) * slot_n;
-            const int16_t *r1 = ring + ((y0 + 4) % 3) * slot_n;
-            const int16_t *r2 = ring + ((y0 + 5) % 3) * slot_n;
-            int8_t *orow = output + ((n * out_h + oy) * out_w) * c_n;
-            if (s == 1) {
-                dw_mve_row(r0, r1, r2, P, filter, bias, q, p, table, orow, out_w, c_n, 1);
+        }
+        return;
+    }
+    if ((x_hi + 7) / 8 * (5 * c_n + 6) < x_hi * (10 * (c_n / 16) + 8)) {   /* 8 columns per gather */
+        static const uint16_t iota8[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+        const uint16x8_t i8 = vld1q_u16(iota8);
+        const uint16x8_t from = vmulq_n_u16(i8, (uint16_t)c_n), to = vshlq_n_u16(i8, 3);
+        for (int32_t x = 0; x < x_hi; x += 8) {
+            const int8_t *src = row + x * c_n, *end = src + c_n;
+            int8_t *dst = ring + (x + pad) * 8 + slot;
+            if (x + 8 <= x_hi) {
+                for (; src != end; src++, dst += 8 * wp) {
+                    vstrbq_scatter_offset_s16(dst, to, vldrbq_gather_offset_s16(src, from));
+                }
             } else {
-                dw_mve_row(r0, r1, r2, P, filter, bias, q, p, table, orow, out_w, c_n, 2);
+                const mve_pred16_t pr = vctp16q((uint32_t)(x_hi - x));
+                for (; src != end; src++, dst += 8 * wp) {
+                    vstrbq_scatter_offset_p_s16(dst, to, vldrbq_gather_offset_z_s16(src, from, pr), pr);
+                }
             }
+        }
+        return;
+    }
+    const uint32x4_t by4 = vmulq_n_u32(offs, 4u), offs1 = vaddq_n_u32(by4, (uint32_t)(8 * wp));
+    const uint32x4_t offs2 = vaddq_n_u32(by4, (uint32_t)(16 * wp)), offs3 = vaddq_n_u32(by4, (uint32_t)(24 * wp));
+    const int32_t c16 = c_n & ~15;
+    for (int32_t x = 0; x < x_hi; x++) {
+        const int8_t *src = row + x * c_n;
+        int8_t *dst = ring + (x + pad) * 8 + slot;
+        for (const int8_t *end = src + c16; src != end; src += 16) {    /* byte j of word i: channel 4 i + j */
+            const uint32x4_t v = vreinterpretq_u32_s8(vld1q_s8(src));
+            vstrbq_scatter_offset_u32((uint8_t *)dst, by4, v);
+            vstrbq_scatter_offset_u32((uint8_t *)dst, offs1, vshrq_n_u32(v, 8));
+            vstrbq_scatter_offset_u32((uint8_t *)dst, offs2, vshrq_n_u32(v, 16));
+            vstrbq_scatter_offset_u32((uint8_t *)dst, offs3, vshrq_n_u32(v, 24));
+            dst += 128 * wp;
+        }
+        if (c16 != c_n) {
+            int32_t c = c16;
+            for (; c + 4 <= c_n; c += 4) {
+                vstrbq_scatter_offset_s32(dst, offs, vldrbq_s32(src + c - c16));
+                dst += 32 * wp;
+            }
+            if (c < c_n) {
+                const mve_pred16_t pr = vctp32q((uint32_t)(c_n - c));
+                vstrbq_scatter_offset_p_s32(dst, offs, vldrbq_z_s32(src + c - c16, pr), pr);
+            }
+        }
+    }
+}
+
+/* n bytes of value zp at p */
+EC_INLINE void dw_mve_fill(int8_t *p, int32_t n, int8_t zp)
+{
+    const int8x16_t z = vdupq_n_s8(zp);
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        vst1q_s8(p + i, z);
+    }
+    if (i < n) {
+        vstrbq_p_s8(p + i, z, vctp8q((uint32_t)(n - i)));
+    }
+}
+
+/* four int32 into the lanes of one vector (two VMOVs; the first register goes to the lower lane) */
+EC_INLINE int32x4_t dw_mve_lanes(int32_t a, int32_t b, int32_t c, int32_t d)
+{
+    int32x4_t v;
+    __asm__("vmov %q0[2], %q0[0], %1, %3\n\tvmov %q0[3], %q0[1], %2, %4" : "=&w"(v) : "r"(a), "r"(b), "r"(c), "r"(d));
+    return v;
+}
+
+/* vk: per group g (0, 1) at vk + 12 g: the window offsets (16 bytes; group 1's window rows are 2 input
+ * rows further), the store offsets (4 x int32: stride 1 pixels (0, 0), (0, 1), (1, 0), (1, 1) of a
+ * block, stride 2 pixels 0..3), the stride-2 second window's offsets (4 columns further). */
+EC_INLINE void dw_mve_offsets(int32_t vk[24], uint8x16_t cols, uint8x16_t rows, int32_t y0, int32_t c_n,
+                              int32_t out_w, int32_t s)
+{
+    const uint32x4_t i4 = dw_mve_iota();
+    const uint32x4_t so = s == 1 ? vaddq_u32(vmulq_n_u32(vandq_u32(i4, vdupq_n_u32(1)), (uint32_t)c_n),
+                                             vmulq_n_u32(vshrq_n_u32(i4, 1), (uint32_t)(out_w * c_n)))
+                                 : vmulq_n_u32(i4, (uint32_t)c_n);
+    for (int32_t g = 0; g < 2; g++) {
+        const uint8x16_t offs = vaddq_u8(cols, vandq_u8(vaddq_n_u8(rows, (uint8_t)((y0 + 2 * g) & 7)), vdupq_n_u8(7)));
+        vst1q_u8((uint8_t *)(vk + 12 * g), offs);
+        vst1q_u32((uint32_t *)(vk + 12 * g + 4), so);
+        vst1q_u8((uint8_t *)(vk + 12 * g + 8), vaddq_n_u8(offs, 32));
+    }
+}
+
+/* Predicates of a group of `rows` output rows (stride 1: 1 or 2): pr[0] for its blocks but the last,
+ * pr[1] for the last. */
+EC_INLINE void dw_mve_preds(int32_t pr[2], int32_t out_w, int32_t s, int32_t rows)
+{
+    const int32_t last = s == 1 ? 2 - (out_w & 1) : out_w - (out_w - 1) / 4 * 4;
+    pr[0] = s == 1 && rows == 1 ? 0x00FF : 0xFFFF;
+    pr[1] = s == 1 ? (last == 2 ? pr[0] : pr[0] & 0x0F0F) : (1 << (4 * last)) - 1;
+}
+
+/* One block of 4 pixels in C (activation ranges narrower than int8): the window gathers, the tap
+ * sums, ec_requant_fast on the lanes, clamp, one scatter store on the predicate pr. */
+EC_INLINE void dw_mve_block(const int8_t *r, const int32_t *vk, const int32_t *t, int8_t *o, mve_pred16_t pr,
+                            int32_t lo, int32_t hi, int32_t s)
+{
+    const uint8x16_t offs = vld1q_u8((const uint8_t *)vk);
+    const int8_t *wv = (const int8_t *)(t + 6);
+    const int8x16_t w0 = vld1q_s8(wv), w1 = vld1q_s8(wv - (s == 1 ? 1 : 2));
+    const int8x16_t x = vldrbq_gather_offset_s8(r, offs);
+    int32_t a0, a1, a2, a3;
+    a0 = vmladavq_s8(x, w0);
+    a1 = vmladavq_s8(x, w1);
+    if (s == 1) {
+        a2 = vmladavq_s8(x, vld1q_s8(wv - 4));
+        a3 = vmladavq_s8(x, vld1q_s8(wv - 5));
+    } else {
+        const int8x16_t y = vldrbq_gather_offset_s8(r, vld1q_u8((const uint8_t *)(vk + 8)));
+        a2 = vmladavq_s8(y, w0);
+        a3 = vmladavq_s8(y, w1);
+    }
+    int32x4_t v = vaddq_n_s32(dw_mve_lanes(a0, a1, a2, a3), t[0]);
+#if EC_SINGLE_ROUNDING
+    v = vqdmulhq_n_s32(v, t[1]);
+#else
+    v = vqrdmulhq_n_s32(v, t[1]);
+    v = vaddq_s32(v, vshrq_n_s32(v, 31));
+#endif
+    v = vshrq_n_s32(vqshlq_r_s32(vaddq_n_s32(v, t[2]), t[3]), 24);
+    v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+    vstrbq_scatter_offset_p_s32(o, vld1q_u32((const uint32_t *)vk + 4), v, pr);
+}
+
+/* One group of a pass in C, block by block over the channels (activation ranges narrower than int8). */
+static __attribute__((noinline)) void dw_mve_group_c(const int8_t *ring, int32_t plane, const int32_t *vk,
+                                                     const int32_t *table, int8_t *o, int32_t c_n, int32_t out_w,
+                                                     int32_t lo, int32_t hi, int32_t s, int32_t rows)
+{
+    const int32_t step = s == 1 ? 2 : 4, nb = (out_w - 1) / step;
+    int32_t pr[2];
+    dw_mve_preds(pr, out_w, s, rows);
+    for (int32_t b = 0; b <= nb; b++) {
+        for (int32_t c = 0; c < c_n; c++) {
+            dw_mve_block(ring + c * plane + b * 8 * step * s, vk, table + 10 * c, o + b * step * c_n + c,
+                         (mve_pred16_t)pr[b == nb], lo, hi, s);
+        }
+    }
+}
+
+/* A whole-int8-range pass in assembly (GCC spills the C loops): channel by channel the tap vectors
+ * and constants, then per group the blocks: the gathers, 4 VMLADAV, the lanes, ec_requant_fast,
+ * VQSHL / VSHR, one scatter store, 18 instructions at stride 1 (LOOP_STORE predicated for a single
+ * stride-1 row); each group's last block stores on its last predicate.  st (int32): 0 ring and 1
+ * output pointers of the channel, 2 plane bytes, 3 table end, 4 blocks before the last, 5 group 1
+ * exists, 6 group 1's output offset, 8..11 the groups' loop / last predicates, 12.. vk
+ * (dw_mve_offsets). */
+#if EC_SINGLE_ROUNDING
+#define EC_DW_MVE_RQ "vqdmulh.s32 q0, q0, %[m]\n\t"
+#else
+#define EC_DW_MVE_RQ "vqrdmulh.s32 q0, q0, %[m]\n\tvshr.s32 q3, q0, #31\n\tvadd.i32 q0, q0, q3\n\t"
+#endif
+#define EC_DW_MVE_TAIL(STORE) \
+    "vmov q0[2], q0[0], %[a0], %[a2]\n\tvmov q0[3], q0[1], %[a1], %[a3]\n\tvadd.i32 q0, q0, %[b]\n\t" EC_DW_MVE_RQ \
+    "vadd.i32 q0, q0, %[k]\n\tvqshl.s32 q0, %[sh]\n\tvshr.s32 q0, q0, #24\n\t" STORE
+#define EC_DW_MVE_SUMS1 "vldrb.u8 q0, [%[r], q1]\n\tvmladav.s8 %[a0], q0, q4\n\tvmladav.s8 %[a1], q0, q5\n\t" \
+    "vmladav.s8 %[a2], q0, q6\n\tvmladav.s8 %[a3], q0, q7\n\t"
+#define EC_DW_MVE_SUMS2 "vldrb.u8 q0, [%[r], q1]\n\tvldrb.u8 q3, [%[r], q6]\n\tvmladav.s8 %[a0], q0, q4\n\t" \
+    "vmladav.s8 %[a1], q0, q5\n\tvmladav.s8 %[a2], q3, q4\n\tvmladav.s8 %[a3], q3, q5\n\t"
+#define EC_DW_MVE_STORE "vstrb.32 q0, [%[o], q2]\n\t"
+#define EC_DW_MVE_STORE_P "vpst\n\tvstrbt.32 q0, [%[o], q2]\n\t"
+/* one group: P0 = its loop predicate (st byte PR), the blocks, P0 = its last predicate, the last block */
+#define EC_DW_MVE_GROUP(SUMS, R_STEP, LOOP_STORE, G, PR, PR_LAST) \
+    "ldr %[a0], [%[st], #" #PR "]\n\tvmsr p0, %[a0]\n\twls lr, %[a1], 2" #G "f\n" \
+    "1" #G ":\n\t" SUMS EC_DW_MVE_TAIL(LOOP_STORE) \
+    "add %[r], %[r], #" #R_STEP "\n\tadd %[o], %[o], %[os]\n\tle lr, 1" #G "b\n" \
+    "2" #G ":\n\tldr %[a0], [%[st], #" #PR_LAST "]\n\tvmsr p0, %[a0]\n\t" SUMS EC_DW_MVE_TAIL(EC_DW_MVE_STORE_P)
+#define EC_DW_MVE_PASS_ASM(LOAD_W, LOAD_O0, LOAD_O1, SUMS, R_STEP, LOOP_STORE) __asm__ volatile( \
+    "vldrw.32 q2, [%[st], #64]\n" \
+    "9:\n\t" LOAD_W "ldrd %[k], %[sh], [%[t], #8]\n\tldrd %[b], %[m], [%[t]], #40\n\t" \
+    "ldrd %[r], %[o], [%[st]]\n\tvldrw.32 q1, [%[st], #48]\n\t" LOAD_O0 "ldr %[a1], [%[st], #16]\n\t" \
+    EC_DW_MVE_GROUP(SUMS, R_STEP, LOOP_STORE, 0, 32, 36) \
+    "ldr %[a3], [%[st], #20]\n\tcmp %[a3], #0\n\tbeq 3f\n\tvldrw.32 q1, [%[st], #96]\n\t" LOAD_O1 \
+    "ldrd %[r], %[o], [%[st]]\n\tldr %[a1], [%[st], #24]\n\tadd %[o], %[o], %[a1]\n\tldr %[a1], [%[st], #16]\n\t" \
+    EC_DW_MVE_GROUP(SUMS, R_STEP, LOOP_STORE, 1, 40, 44) \
+    "3:\n\tldrd %[r], %[o], [%[st]]\n\tldr %[a0], [%[st], #8]\n\tadd %[r], %[r], %[a0]\n\tadd %[o], %[o], #1\n\t" \
+    "strd %[r], %[o], [%[st]]\n\tldr %[a0], [%[st], #12]\n\tcmp %[t], %[a0]\n\tbne 9b\n" \
+    : [r] "=&r"(r), [o] "=&r"(o), [a0] "=&Te"(a0), [a1] "=&Te"(a1), [a2] "=&Te"(a2), [a3] "=&Te"(a3), \
+      [b] "=&r"(b), [m] "=&r"(m), [k] "=&r"(k), [sh] "=&r"(sh), [t] "+&r"(t) \
+    : [st] "r"(st), [os] "r"(ostep) \
+    : "lr", "cc", "memory", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", \
+      "d14", "d15")
+#define EC_DW_MVE_W1 "vldrb.8 q4, [%[t], #24]\n\tvldrb.8 q5, [%[t], #23]\n\tvldrb.8 q6, [%[t], #20]\n\t" \
+    "vldrb.8 q7, [%[t], #19]\n\t"
+
+#if EC_ASM
+/* One whole-int8-range pass of `rows` output rows (stride 1: 1..4, stride 2: 1, 2), st[12..] holding
+ * vk; s, loop_pred (some group has a single stride-1 row) are literals. */
+EC_INLINE void dw_mve_pass_asm(const int8_t *ring, int32_t plane, int32_t st[36], const int32_t *t, int8_t *o,
+                               int32_t c_n, int32_t out_w, int32_t rows, int32_t s, int loop_pred)
+{
+    const int32_t step = s == 1 ? 2 : 4, g_rows = 3 - s, ostep = step * c_n;
+    const int8_t *r;
+    int32_t a0, a1, a2, a3, b, m, k, sh;
+    st[0] = (int32_t)(uintptr_t)ring;
+    st[1] = (int32_t)(uintptr_t)o;
+    st[2] = plane;
+    st[3] = (int32_t)(uintptr_t)(t + 10 * c_n);
+    st[4] = (out_w - 1) / step;
+    st[5] = rows > g_rows;
+    st[6] = g_rows * out_w * c_n;
+    dw_mve_preds(st + 8, out_w, s, rows < g_rows ? rows : g_rows);
+    dw_mve_preds(st + 10, out_w, s, rows - g_rows);
+    if (s == 2) {
+        EC_DW_MVE_PASS_ASM("vldrb.8 q4, [%[t], #24]\n\tvldrb.8 q5, [%[t], #22]\n\t", "vldrw.32 q6, [%[st], #80]\n\t",
+                           "vldrw.32 q6, [%[st], #128]\n\t", EC_DW_MVE_SUMS2, 64, EC_DW_MVE_STORE);
+    } else if (loop_pred) {
+        EC_DW_MVE_PASS_ASM(EC_DW_MVE_W1, "", "", EC_DW_MVE_SUMS1, 16, EC_DW_MVE_STORE_P);
+    } else {
+        EC_DW_MVE_PASS_ASM(EC_DW_MVE_W1, "", "", EC_DW_MVE_SUMS1, 16, EC_DW_MVE_STORE);
+    }
+    (void)r;
+    (void)o;
+}
+
+/* the assembly passes as separate functions (their registers are their own) */
+#define EC_DW_MVE_PASS(NAME, S, LOOP_PRED) \
+    static __attribute__((noinline)) void NAME(const int8_t *ring, int32_t plane, int32_t st[36], const int32_t *t, \
+                                               int8_t *o, int32_t c_n, int32_t out_w, int32_t rows) \
+    { \
+        dw_mve_pass_asm(ring, plane, st, t, o, c_n, out_w, rows, S, LOOP_PRED); \
+    }
+EC_DW_MVE_PASS(dw_mve_pass_s1, 1, 0)
+EC_DW_MVE_PASS(dw_mve_pass_s1_rows, 1, 1)
+EC_DW_MVE_PASS(dw_mve_pass_s2, 2, 0)
+#endif /* EC_ASM */
+
+static ec_status dw_mve(const ec_context *ctx, const ec_dw_conv_params *p, const ec_dims *input_dims,
+                        const int8_t *input, const int32_t *table, const ec_dims *output_dims, int8_t *output)
+{
+    /* per window lane: the column byte kx * 8 and the tap row ky (stride 1: 4 x 4, stride 2: 3 x 5) */
+    static const uint8_t col1[16] = {0, 8, 16, 24, 0, 8, 16, 24, 0, 8, 16, 24, 0, 8, 16, 24};
+    static const uint8_t row1[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+    static const uint8_t col2[16] = {0, 8, 16, 24, 32, 0, 8, 16, 24, 32, 0, 8, 16, 24, 32, 0};
+    static const uint8_t row2[16] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 0};
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, c_n = input_dims->c;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w;
+    const int32_t s = p->stride.w, pad_t = p->padding.h, pad_l = p->padding.w;
+    const int32_t lo = p->activation.min, hi = p->activation.max;
+    const int full = lo == -128 && hi == 127;
+    const int8_t zp = (int8_t)-p->input_offset;
+    const int32_t wp = dw_mve_cols(out_w, s), plane = 8 * wp, g_rows = 3 - s;
+    int8_t *ring = (int8_t *)ctx->buf;
+    if (ring == NULL || ctx->size < c_n * plane || (s != 1 && s != 2)) {
+        return EC_ARG_ERROR;
+    }
+    const uint8x16_t cols = vld1q_u8(s == 1 ? col1 : col2), rows = vld1q_u8(s == 1 ? row1 : row2);
+    dw_mve_fill(ring, c_n * plane, zp);
+    int32_t real = 0;                       /* slots holding an input row (bit per slot) */
+    for (int32_t n = 0; n < input_dims->n; n++) {
+        const int8_t *in_n = input + n * in_h * in_w * c_n;
+        int32_t held[8] = {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
+        for (int32_t oy = 0; oy < out_h; oy += 2 * g_rows) {
+            const int32_t y0 = oy * s - pad_t, n_rows = out_h - oy < 2 * g_rows ? out_h - oy : 2 * g_rows;
+            for (int32_t y = y0; y < y0 + (n_rows - 1) * s + 3; y++) {     /* the pass's input rows */
+                if (held[y & 7] == y) {
+                    continue;
+                }
+                if (y >= 0 && y < in_h) {
+                    dw_mve_load_row(ring, in_n + y * in_w * c_n, in_w, c_n, pad_l, wp, y & 7, zp);
+                } else if (real & (1 << (y & 7))) {        /* padding over an input row (else zp already) */
+                    dw_mve_load_row(ring, NULL, in_w, c_n, pad_l, wp, y & 7, zp);
+                }
+                real = y >= 0 && y < in_h ? real | (1 << (y & 7)) : real & ~(1 << (y & 7));
+                held[y & 7] = y;
+            }
+            int32_t st[36];                   /* the assembly's state, st + 12: vk */
+            int32_t *vk = st + 12;
+            dw_mve_offsets(vk, cols, rows, y0, c_n, out_w, s);
+            int8_t *o = output + ((n * out_h + oy) * out_w) * c_n;
+            if (!full || !EC_ASM) {       /* the C path: other activations, or no assembly */
+                for (int32_t g = 0; g * g_rows < n_rows; g++) {
+                    const int32_t r = n_rows - g * g_rows < g_rows ? n_rows - g * g_rows : g_rows;
+                    dw_mve_group_c(ring, plane, vk + 12 * g, table, o + g * g_rows * out_w * c_n, c_n, out_w, lo, hi,
+                                   s, r);
+                }
+            }
+#if EC_ASM
+            else if (s == 2) {
+                dw_mve_pass_s2(ring, plane, st, table, o, c_n, out_w, n_rows);
+            } else if (n_rows == 4) {
+                dw_mve_pass_s1(ring, plane, st, table, o, c_n, out_w, n_rows);
+            } else {
+                dw_mve_pass_s1_rows(ring, plane, st, table, o, c_n, out_w, n_rows);
+            }
+#endif
         }
     }
     return EC_OK;

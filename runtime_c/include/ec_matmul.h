@@ -4,9 +4,12 @@
  * folded input_offset * sum(w) into the bias at compile time (every specialised variant).
  *
  * Paths (the int32 sums are the same on all of them, so the outputs are bit-identical):
- *  - EC_HAS_MVE (Helium, M55): one row x 4 output channels; 16 int8 lanes per VLDRB, VMLADAVA
- *    dot products into scalar accumulators, the depth tail with VCTP8-predicated loads; the 4
- *    outputs requantized as one vector (ec_mve.h).  offset != 0 runs the DSP path.
+ *  - EC_HAS_MVE (Helium, M55; ec_mve.h): 2 rows or more in blocks of 4 rows (pixels), packed
+ *    into the scratch with their 16-byte chunks interleaved; per output channel one weight load
+ *    and 4 VMLADAVA per 16 deep (the depth tail: a VCTP8-predicated weight load), the 4 sums of
+ *    the channel requantized as one vector with its scalars and stored with a stride of out_ch
+ *    (hand-scheduled loop, double rounding; C with single rounding or no bias).  One row: 4
+ *    channels per block.  offset != 0 runs the DSP path.
  *  - EC_HAS_DSP (M4, M7, M33): rows in pairs; the pair is widened once into the scratch buffer as
  *    int16 in the SXTB16 order, interleaved per 4 inputs ([x0 0,2][x0 1,3][x1 0,2][x1 1,3], the
  *    offset added there), so each 4-deep step of a 2 rows x 2 channels block is one 4-word load,
@@ -14,11 +17,14 @@
  *    row x 4 channels.  The int32 sums go to the scratch and each output row is requantized in one
  *    loop (ec_requant_fast when lower proved its bounds: rq); the depth % 4 tail is scalar from the
  *    int8 rows.  Needs EC_MAT_SCRATCH_BYTES(rows, depth, out_ch).
+ *  - EC_HAS_DSP without Helium, weights widened at compile time (--optimize speed, EC_MAT_WIDE):
+ *    ec_mat_mult_wide_s8 below, 24 instructions per 32 MACs.
  *  - portable: 2 rows x 2 channels of scalar MACs.
  * An odd last channel is computed as a duplicate of its neighbour and not stored.
- * OVERLAP contract: output rows are written in order, at most 2 rows (pixels) per block, and a
- * block's input rows are read (into the scratch or the accumulators) before its outputs are written,
- * so an output may overlap its dead input as plan_memory allows (<= EC_PIXELS_IN_FLIGHT pixels). */
+ * OVERLAP contract: output rows are written in order, at most 2 rows (pixels) per block (Helium:
+ * 4), and a block's input rows are read (into the scratch or the accumulators) before its outputs
+ * are written, so an output may overlap its dead input as plan_memory allows (<=
+ * EC_PIXELS_IN_FLIGHT pixels). */
 #ifndef EC_MATMUL_H
 #define EC_MATMUL_H
 
@@ -33,8 +39,12 @@
 #endif
 
 /* Scratch bytes ec_mat_mult_s8 uses: the DSP path's int16 rows and int32 accumulators of 1 or 2
- * rows (twin: dense_variants.mat_scratch). */
-#define EC_MAT_SCRATCH_BYTES(rows, depth, out_ch) (((rows) > 1 ? 2 : 1) * (2 * ((depth) & ~3) + 4 * (out_ch)))
+ * rows; 2 rows or more at least the Helium path's packed block of 4 rows, 4 * depth rounded up to
+ * 16 (twin: dense_variants.mat_scratch). */
+#define EC_MAT_SCRATCH_DSP(rows, depth, out_ch) (((rows) > 1 ? 2 : 1) * (2 * ((depth) & ~3) + 4 * (out_ch)))
+#define EC_MAT_SCRATCH_BYTES(rows, depth, out_ch)                                                          \
+    ((rows) > 1 && EC_MAT_SCRATCH_DSP(rows, depth, out_ch) < 4 * (((depth) + 15) & ~15)                   \
+         ? 4 * (((depth) + 15) & ~15) : EC_MAT_SCRATCH_DSP(rows, depth, out_ch))
 
 /* ec_requant_fast's k for right shift e: 2^(e-1) + (output_offset << e) (in range: lower checked). */
 EC_INLINE int32_t ec_mat_k(int32_t e, int32_t output_offset)
@@ -83,7 +93,7 @@ EC_INLINE void ec_mat_dsp_2x2(const int32_t *EC_RESTRICT xs, const int8_t *EC_RE
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
     const int32_t *const end = xs + 4 * groups;
-#if defined(__GNUC__) && !defined(EC_EMULATE_DSP) && defined(__ARM_FEATURE_DSP)
+#if EC_ASM && defined(__ARM_FEATURE_DSP)
     if (groups > 0) {
         int32_t x0e, x0o, x1e, x1o, wa, wt;
         const int32_t stride = w_stride - 4;
@@ -139,15 +149,15 @@ EC_INLINE void ec_mat_dsp_2x2(const int32_t *EC_RESTRICT xs, const int8_t *EC_RE
     acc[3] = a11;
 }
 
-/* acc[k] += 4 * groups deep dot products of one widened row xs with the channels w0 + k * stride
- * (stride 0: duplicates); hand-scheduled on the target like ec_mat_dsp_2x2 (24 per 16 MACs). */
-EC_INLINE void ec_mat_dsp_1x4(const int32_t *EC_RESTRICT xs, const int8_t *w0, int32_t stride, int32_t groups,
-                              int32_t acc[4])
+/* acc[k] += 4 * groups deep dot products of one widened row xs with the channels w0, w0 + stride,
+ * w2, w2 + stride (duplicates allowed); hand-scheduled on the target like ec_mat_dsp_2x2 (24 per 16
+ * MACs). */
+EC_INLINE void ec_mat_dsp_1x4(const int32_t *EC_RESTRICT xs, const int8_t *w0, const int8_t *w2, int32_t stride,
+                              int32_t groups, int32_t acc[4])
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     const int32_t *const end = xs + 2 * groups;
-    const int8_t *w2 = w0 + 2 * stride;
-#if defined(__GNUC__) && !defined(EC_EMULATE_DSP) && defined(__ARM_FEATURE_DSP)
+#if EC_ASM && defined(__ARM_FEATURE_DSP)
     if (groups > 0) {
         int32_t xe, xo, wa, wt;
         __asm__ volatile(
@@ -232,65 +242,63 @@ EC_INLINE void ec_mat_mult_dsp(const int8_t *input, int32_t rows, const int8_t *
 {
     const int32_t groups = depth >> 2, d4 = depth & ~3;
     int32_t *const acc0 = xs + (rows > 1 ? d4 : d4 / 2);   /* after 4 * d4 (2 * d4) bytes */
-    int32_t r = 0;
-    for (; r + 1 < rows; r += 2) {
-        const int8_t *x0 = input + r * depth, *x1 = x0 + depth;
-        int32_t *const acc1 = acc0 + out_ch;
-        ec_mat_widen(x0, x1, groups, off, xs);
-        for (int32_t o = 0; o < out_ch; o += 2) {
-            const int32_t o1 = o + 1 < out_ch ? o + 1 : o;
-            const int8_t *w0 = filter + o * depth;
-            int32_t acc[4];
-            acc[0] = acc[2] = bias ? bias[o] : 0;
-            acc[1] = acc[3] = bias ? bias[o1] : 0;
-            ec_mat_dsp_2x2(xs, w0, (o1 - o) * depth, groups, acc);
-            acc0[o] = acc[0];
-            acc1[o] = acc[2];
-            acc0[o1] = acc[1];        /* o1 == o: the same value again */
-            acc1[o1] = acc[3];
-        }
-        for (int32_t i = d4; i < depth; i++) {
-            const int32_t xa = x0[i] + off, xb = x1[i] + off;
-            for (int32_t o = 0; o < out_ch; o++) {
-                const int32_t wv = filter[o * depth + i];
-                acc0[o] += xa * wv;
-                acc1[o] += xb * wv;
-            }
-        }
-        ec_mat_requant_row(acc0, out_ch, q, rq, output_offset, act, output + r * out_ch);
-        ec_mat_requant_row(acc1, out_ch, q, rq, output_offset, act, output + (r + 1) * out_ch);
-    }
-    if (r < rows) {                   /* one row (rows == 1, or the odd last): 4 channels at a time */
+    for (int32_t r = 0; r < rows; r += 2) {
+        const int32_t n = r + 1 < rows ? 2 : 1;           /* rows in this block */
         const int8_t *x0 = input + r * depth;
-        ec_mat_widen(x0, NULL, groups, off, xs);
-        int32_t o = 0;
-        for (; o + 3 < out_ch; o += 4) {
-            int32_t acc[4] = {0, 0, 0, 0};
-            if (bias) {
-                acc[0] = bias[o];
-                acc[1] = bias[o + 1];
-                acc[2] = bias[o + 2];
-                acc[3] = bias[o + 3];
+        if (n == 2) {
+            int32_t *const acc1 = acc0 + out_ch;
+            ec_mat_widen(x0, x0 + depth, groups, off, xs);
+            for (int32_t o = 0; o < out_ch; o += 2) {
+                const int32_t o1 = o + 1 < out_ch ? o + 1 : o;
+                const int8_t *w0 = filter + o * depth;
+                int32_t acc[4];
+                acc[0] = acc[2] = bias ? bias[o] : 0;
+                acc[1] = acc[3] = bias ? bias[o1] : 0;
+                ec_mat_dsp_2x2(xs, w0, (o1 - o) * depth, groups, acc);
+                acc0[o] = acc[0];
+                acc1[o] = acc[2];
+                acc0[o1] = acc[1];    /* o1 == o: the same value again */
+                acc1[o1] = acc[3];
             }
-            ec_mat_dsp_1x4(xs, filter + o * depth, depth, groups, acc);
-            acc0[o] = acc[0];
-            acc0[o + 1] = acc[1];
-            acc0[o + 2] = acc[2];
-            acc0[o + 3] = acc[3];
+        } else {                      /* one row (rows == 1, or the odd last): 4 channels at a time */
+            ec_mat_widen(x0, NULL, groups, off, xs);
+            int32_t o = 0;
+            for (; o + 3 < out_ch; o += 4) {
+                int32_t acc[4] = {0, 0, 0, 0};
+                if (bias) {
+                    acc[0] = bias[o];
+                    acc[1] = bias[o + 1];
+                    acc[2] = bias[o + 2];
+                    acc[3] = bias[o + 3];
+                }
+                ec_mat_dsp_1x4(xs, filter + o * depth, filter + (o + 2) * depth, depth, groups, acc);
+                acc0[o] = acc[0];
+                acc0[o + 1] = acc[1];
+                acc0[o + 2] = acc[2];
+                acc0[o + 3] = acc[3];
+            }
+            if (o < out_ch) {         /* the last 1-3 channels as (o, o, o, o), (o, o+1, o, o+1), (o, o+1, o+1, o+2) */
+                const int32_t s = out_ch - o > 1, c = s ? out_ch - 2 : o;
+                int32_t acc[4] = {0, 0, 0, 0};
+                ec_mat_dsp_1x4(xs, filter + o * depth, filter + c * depth, s * depth, groups, acc);
+                for (int32_t k = 0; k < 4; k++) {  /* a duplicate stores the same sum again */
+                    const int32_t ch = (k < 2 ? o : c) + (k & 1) * s;
+                    acc0[ch] = acc[k] + (bias ? bias[ch] : 0);
+                }
+            }
         }
-        for (; o < out_ch; o++) {         /* the last out_ch % 4 channels, each as 4 duplicates */
-            int32_t acc[4] = {0, 0, 0, 0};
-            acc[0] = bias ? bias[o] : 0;
-            ec_mat_dsp_1x4(xs, filter + o * depth, 0, groups, acc);
-            acc0[o] = acc[0];
-        }
-        for (int32_t i = d4; i < depth; i++) {
-            const int32_t xa = x0[i] + off;
-            for (int32_t o = 0; o < out_ch; o++) {
-                acc0[o] += xa * filter[o * depth + i];
+        for (int32_t i = d4; i < depth; i++) {    /* the depth % 4 tail from the int8 rows */
+            for (int32_t k = 0; k < n; k++) {
+                const int32_t xa = x0[k * depth + i] + off;
+                for (int32_t o = 0; o < out_ch; o++) {
+                    acc0[k * out_ch + o] += xa * filter[o * depth + i];
+                }
             }
         }
         ec_mat_requant_row(acc0, out_ch, q, rq, output_offset, act, output + r * out_ch);
+        if (n == 2) {
+            ec_mat_requant_row(acc0 + out_ch, out_ch, q, rq, output_offset, act, output + (r + 1) * out_ch);
+        }
     }
 }
 #endif
@@ -315,7 +323,7 @@ EC_INLINE void ec_mat_row_direct(const int8_t *x, const int8_t *filter, int32_t 
         int32_t a0 = bias ? bias[o] : 0, a1 = bias ? bias[o1] : 0;
         int32_t a2 = bias ? bias[o2] : 0, a3 = bias ? bias[o3] : 0;
         int32_t g = 0;
-#if defined(__GNUC__) && !defined(EC_EMULATE_DSP) && defined(__ARM_FEATURE_DSP)
+#if EC_ASM && defined(__ARM_FEATURE_DSP)
         if (off == 0 && groups > 0 && o3 - o2 == o2 - o1 && o2 - o1 == o1 - o) {
             /* offset folded into the bias (lower): 26 instructions per 16 MACs, hand-scheduled */
             const int8_t *xp = x, *p0 = w0, *p2 = w2;
@@ -383,6 +391,209 @@ EC_INLINE void ec_mat_row_direct(const int8_t *x, const int8_t *filter, int32_t 
 }
 #endif
 
+#if EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE
+/* The product over compile-time widened weights (compile --optimize speed; twin layout:
+ * dense_variants.wide_filter), input offset 0.  The filter, int32 words: output channels in pairs
+ * (an odd last channel paired with zeros), per pair a header of 8 words (bias, multiplier, k and
+ * right shift e of ec_requant_fast, interleaved: b0 b1 m0 m1 k0 k1 e0 e1; the kernel's bias and
+ * quant arrays are not read), then the depth zero-padded to a multiple of 8 and per 4-deep group
+ * the int16 pairs [w0 0,2][w0 1,3][w1 0,2][w1 1,3], i.e. the SXTB16 lanes of the rows widened as
+ * on the int8 path.  A 2 rows x 2 channels group is one LDM of the 4 weight words,
+ * an LDRD per row and 8 SMLAD: 24 instructions per 32 MACs unrolled twice (int8 weights: 18 per
+ * 16).  Each block is requantized and stored as soon as it is complete (no int32 sums in the
+ * scratch, no depth tail), rows in pairs as on the int8 path (OVERLAP contract: 2 pixels per block).
+ * Scratch: the widened rows, EC_MAT_WIDE_SCRATCH_BYTES(rows, depth) bytes, 4-byte aligned; input
+ * NULL: the caller has put the two rows (rows == 2) there already. */
+#define EC_MAT_WIDE_GROUPS(depth) ((((depth) + 7) >> 3) * 2)
+#define EC_MAT_WIDE_SCRATCH_BYTES(rows, depth) (((rows) > 1 ? 16 : 8) * EC_MAT_WIDE_GROUPS(depth))
+
+/* Rows x0 (and x1 unless NULL) as int16 pairs in the SXTB16 order, zero-padded to the filter's
+ * groups: [x0 0,2][x0 1,3][x1 0,2][x1 1,3] per 4 inputs (one row: [x0 0,2][x0 1,3]). */
+EC_INLINE void ec_mat_wide_rows(const int8_t *x0, const int8_t *x1, int32_t depth, int32_t *dst)
+{
+    const int32_t groups = depth >> 2, step = x1 != NULL ? 4 : 2;
+    int32_t *const end = dst + step * EC_MAT_WIDE_GROUPS(depth);
+    for (int32_t g = 0; g < groups; g++, dst += step) {
+        const int32_t a = ec_read_s8x4(x0 + 4 * g);
+        dst[0] = EC_SXTB16(a);
+        dst[1] = EC_SXTB16_ROR8(a);
+        if (x1 != NULL) {
+            const int32_t b = ec_read_s8x4(x1 + 4 * g);
+            dst[2] = EC_SXTB16(b);
+            dst[3] = EC_SXTB16_ROR8(b);
+        }
+    }
+    if (depth & 3) {                  /* the last partial group, zero-padded */
+        uint32_t a = 0, b = 0;
+        for (int32_t i = (depth & 3) - 1; i >= 0; i--) {
+            a = (a << 8) | (uint8_t)x0[4 * groups + i];
+            b = (b << 8) | (x1 != NULL ? (uint8_t)x1[4 * groups + i] : 0u);
+        }
+        dst[0] = EC_SXTB16((int32_t)a);
+        dst[1] = EC_SXTB16_ROR8((int32_t)a);
+        if (x1 != NULL) {
+            dst[2] = EC_SXTB16((int32_t)b);
+            dst[3] = EC_SXTB16_ROR8((int32_t)b);
+        }
+        dst += step;
+    }
+    while (dst != end) {              /* the pad group (an odd number of groups): at most 4 words */
+        *(volatile int32_t *)dst = 0; /* (volatile: not a memset call) */
+        dst++;
+    }
+}
+
+#if EC_ASM && defined(__ARM_FEATURE_DSP)
+/* one 4-deep group of one row: its two words (post-increment) times the pair's four weight words */
+#define EC_MAT_WIDE_ROW(a0, a1)                                  \
+    "ldrd   %[xe], %[xo], [%[xs]], #8\n\t"                       \
+    "smlad  %[" a0 "], %[xe], %[w0e], %[" a0 "]\n\t"             \
+    "smlad  %[" a0 "], %[xo], %[w0o], %[" a0 "]\n\t"             \
+    "smlad  %[" a1 "], %[xe], %[w1e], %[" a1 "]\n\t"             \
+    "smlad  %[" a1 "], %[xo], %[w1o], %[" a1 "]\n\t"
+/* LDM needs its registers in ascending order: the four weight words live in r8-r11 */
+#define EC_MAT_WIDE_LDM "ldm    %[w]!, {%[w0e], %[w0o], %[w1e], %[w1o]}\n\t"
+#endif
+
+/* acc[2 * row + channel] += the dot products of the widened rows xs (two rows when two, else one)
+ * with the channel pair's weights w, over groups (even) 4-deep groups. */
+EC_INLINE void ec_mat_wide_block(const int32_t *xs, const int32_t *w, int32_t groups, int32_t two, int32_t acc[4])
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    const int32_t *const end = xs + (two ? 4 : 2) * groups;
+#if EC_ASM && defined(__ARM_FEATURE_DSP)
+    register int32_t w0e __asm__("r8");
+    register int32_t w0o __asm__("r9");
+    register int32_t w1e __asm__("r10");
+    register int32_t w1o __asm__("r11");
+    int32_t xe, xo;
+    if (two) {                        /* 4 groups per step when they divide (46 instructions per 64 MACs) */
+#define EC_MAT_WIDE_2X2_GROUP EC_MAT_WIDE_LDM EC_MAT_WIDE_ROW("a00", "a01") EC_MAT_WIDE_ROW("a10", "a11")
+#define EC_MAT_WIDE_2X2_LOOP(body)                                                                             \
+        __asm__ volatile(                                                                                      \
+            "1:\n\t" body "cmp    %[xs], %[end]\n\t" "bne    1b\n\t"                                          \
+            : [a00] "+&r"(a00), [a01] "+&r"(a01), [a10] "+&r"(a10), [a11] "+&r"(a11), [xs] "+&r"(xs),       \
+              [w] "+&r"(w), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0e] "=&r"(w0e), [w0o] "=&r"(w0o),             \
+              [w1e] "=&r"(w1e), [w1o] "=&r"(w1o)                                                           \
+            : [end] "r"(end)                                                                               \
+            : "cc", "memory")
+        if (groups & 2) {
+            EC_MAT_WIDE_2X2_LOOP(EC_MAT_WIDE_2X2_GROUP EC_MAT_WIDE_2X2_GROUP);
+        } else {
+            EC_MAT_WIDE_2X2_LOOP(EC_MAT_WIDE_2X2_GROUP EC_MAT_WIDE_2X2_GROUP EC_MAT_WIDE_2X2_GROUP
+                                 EC_MAT_WIDE_2X2_GROUP);
+        }
+#undef EC_MAT_WIDE_2X2_LOOP
+#undef EC_MAT_WIDE_2X2_GROUP
+    } else {
+        __asm__ volatile(
+            "1:\n\t"
+            EC_MAT_WIDE_LDM EC_MAT_WIDE_ROW("a00", "a01")
+            EC_MAT_WIDE_LDM EC_MAT_WIDE_ROW("a00", "a01")
+            "cmp    %[xs], %[end]\n\t"
+            "bne    1b\n\t"
+            : [a00] "+&r"(a00), [a01] "+&r"(a01), [xs] "+&r"(xs), [w] "+&r"(w), [xe] "=&r"(xe),
+              [xo] "=&r"(xo), [w0e] "=&r"(w0e), [w0o] "=&r"(w0o), [w1e] "=&r"(w1e), [w1o] "=&r"(w1o)
+            : [end] "r"(end)
+            : "cc", "memory");
+    }
+#else
+    while (xs != end) {
+        a00 = EC_SMLAD(xs[1], w[1], EC_SMLAD(xs[0], w[0], a00));
+        a01 = EC_SMLAD(xs[1], w[3], EC_SMLAD(xs[0], w[2], a01));
+        if (two) {
+            a10 = EC_SMLAD(xs[3], w[1], EC_SMLAD(xs[2], w[0], a10));
+            a11 = EC_SMLAD(xs[3], w[3], EC_SMLAD(xs[2], w[2], a11));
+        }
+        xs += two ? 4 : 2;
+        w += 4;
+    }
+#endif
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* y0[0] (and y1[0] when two) = the requantized a0 (a1) of one channel: multiplier m, right shift e
+ * (-shift); rq (dense_variants.wide_requant): 0 generic, 1 ec_requant_fast with k = ec_mat_k(e,
+ * output_offset), 2 with k = 2^(e-1) and the offset added after (rq > 0: a0, a1 are twice the sums,
+ * lower doubled the weights and bias); full: the activation range is [-128, 127] (one SSAT). */
+EC_INLINE void ec_mat_wide_store(int32_t a0, int32_t a1, int32_t two, int32_t m, int32_t k, int32_t e, int32_t rq,
+                                 int32_t full, int32_t output_offset, ec_activation act, int8_t *y0, int8_t *y1)
+{
+    int32_t v0, v1 = 0;
+    if (rq) {
+        const int32_t add = rq == 2 ? output_offset : 0;
+        v0 = ec_requant_fast(a0, m, e, k) + add;
+        v1 = two ? ec_requant_fast(a1, m, e, k) + add : 0;
+    } else {
+        v0 = ec_multiply_by_quantized_multiplier(a0, m, -e) + output_offset;
+        v1 = two ? ec_multiply_by_quantized_multiplier(a1, m, -e) + output_offset : 0;
+    }
+    *y0 = full ? (int8_t)EC_SSAT8(v0) : ec_sat_s8(v0, act.min, act.max);
+    if (two) {
+        *y1 = full ? (int8_t)EC_SSAT8(v1) : ec_sat_s8(v1, act.min, act.max);
+    }
+}
+
+/* Every channel pair of the widened rows xs (one or two: two): y0[o] (y1[o]) for all o. */
+EC_INLINE void ec_mat_wide_pairs(const int32_t *xs, const int32_t *w, int32_t out_ch, int32_t groups, int32_t two,
+                                 int32_t rq, int32_t full, int32_t output_offset, ec_activation act, int8_t *y0,
+                                 int8_t *y1)
+{
+    int8_t *const y_end = y0 + out_ch;
+    while (y0 != y_end) {
+        const int32_t *const h = w;       /* the pair's header: b0 b1 m0 m1 k0 k1 e0 e1 */
+        int32_t acc[4] = {h[0], h[1], h[0], h[1]};
+        ec_mat_wide_block(xs, h + 8, groups, two, acc);
+        w = h + 8 + 4 * groups;
+        ec_mat_wide_store(acc[0], acc[2], two, h[2], h[4], h[6], rq, full, output_offset, act, y0, y1);
+        if (y0 + 1 == y_end) {        /* an odd last channel: its pair is zero weights, not stored */
+            return;
+        }
+        ec_mat_wide_store(acc[1], acc[3], two, h[3], h[5], h[7], rq, full, output_offset, act, y0 + 1, y1 + 1);
+        y0 += 2;
+        y1 += 2;
+    }
+}
+
+EC_INLINE void ec_mat_product_wide(const int8_t *input, int32_t rows, const int32_t *filter, int32_t out_ch,
+                                   int32_t depth, int32_t rq, int32_t output_offset, ec_activation act,
+                                   int8_t *output, int32_t *xs)
+{
+    const int32_t groups = EC_MAT_WIDE_GROUPS(depth);
+    for (int32_t r = 0; r < rows; r += 2) {
+        const int32_t two = r + 1 < rows;
+        int8_t *const y0 = output + r * out_ch, *const y1 = y0 + out_ch;
+        const int32_t *w = filter;
+        if (input != NULL) {          /* NULL: the caller widened the rows into xs (im2col) */
+            ec_mat_wide_rows(input + r * depth, two ? input + (r + 1) * depth : NULL, depth, xs);
+        }
+        const int32_t full = act.min == -128 && act.max == 127;
+        if (!two) {                   /* the odd last row; else constant rq and full in each copy */
+            ec_mat_wide_pairs(xs, w, out_ch, groups, 0, rq, 0, output_offset, act, y0, y1);
+        } else if (rq == 0) {
+            ec_mat_wide_pairs(xs, w, out_ch, groups, 1, 0, 0, output_offset, act, y0, y1);
+        } else if (rq == 1) {
+            if (full) {
+                ec_mat_wide_pairs(xs, w, out_ch, groups, 1, 1, 1, output_offset, act, y0, y1);
+            } else {
+                ec_mat_wide_pairs(xs, w, out_ch, groups, 1, 1, 0, output_offset, act, y0, y1);
+            }
+        } else if (full) {
+            ec_mat_wide_pairs(xs, w, out_ch, groups, 1, 2, 1, output_offset, act, y0, y1);
+        } else {
+            ec_mat_wide_pairs(xs, w, out_ch, groups, 1, 2, 0, output_offset, act, y0, y1);
+        }
+    }
+}
+
+/* ec_mat_product_wide compiled once (runtime_c/src/ec_mat_mult_s8.c). */
+void ec_mat_mult_wide_s8(const int8_t *input, int32_t rows, const int32_t *filter, int32_t out_ch, int32_t depth,
+                         int32_t rq, int32_t output_offset, ec_activation act, int8_t *output, void *scratch);
+#endif
+
 EC_INLINE void ec_mat_mult_portable(const int8_t *input, int32_t rows, const int8_t *filter, int32_t out_ch,
                                     int32_t depth, int32_t off, const int32_t *bias, const ec_quant_params *q,
                                     int32_t rq, int32_t output_offset, ec_activation act, int8_t *output)
@@ -429,9 +640,7 @@ EC_INLINE void ec_mat_product(const int8_t *input, int32_t rows, const int8_t *f
 {
 #if EC_HAS_MVE
     if (off == 0) {
-        (void)rq;
-        (void)scratch;
-        ec_mve_mat_mult_s8(input, rows, filter, out_ch, depth, bias, q, output_offset, act, output);
+        ec_mve_mat_mult_s8(input, rows, filter, out_ch, depth, bias, q, rq, output_offset, act, output, scratch);
         return;
     }
 #endif

@@ -40,10 +40,12 @@ ec_status ec_depthwise_conv2d_s8(const ec_context *ctx, const ec_dw_conv_params 
                                  const ec_dims *output_dims, int8_t *output);
 
 /* Depthwise 3x3, channel multiplier 1, dilation 1, stride 1 or 2 (stride.w == stride.h), padding
- * <= 2.  table: 8 int32 per channel from ops/dw_variants.py (taps as doubled int16 pairs, doubled
- * bias, multiplier, right shift, rounding constant) for the DSP / portable path; q, filter
- * [1, 3, 3, C] and bias (may be NULL) for the Helium path; p->ch_mult and p->dilation are ignored.  Needs
- * ctx->size >= 3 * C * W * 4 (W: dw_variants.plane_words), else EC_ARG_ERROR. */
+ * <= 2.  table from ops/dw_variants.py, the only weights read (q, filter and bias are unused, the
+ * generated code passes NULL for q, filter and bias): DSP / portable 8 int32 per channel (taps as
+ * doubled int16 pairs, doubled bias, multiplier, right shift, rounding constant), Helium 10 int32 per
+ * channel (bias with the input offset folded in, multiplier, rounding constant, 24 - shift, the taps
+ * as a 16-byte window vector); p->ch_mult and p->dilation are ignored.  Needs ctx->size >= the ring
+ * of dw_variants.scratch_3x3, else EC_ARG_ERROR. */
 ec_status ec_depthwise_conv2d_3x3_s8(const ec_context *ctx, const ec_dw_conv_params *p, const ec_quant_params *q,
                                      const ec_dims *input_dims, const int8_t *input, const int8_t *filter,
                                      const int32_t *bias, const int32_t *table,

@@ -31,6 +31,7 @@ typedef struct {
     int32_t groups;               /* 1 = regular conv; input channels per group = filter c */
     ec_activation activation;
     int32_t fast_requant;         /* 1: lower proved ec_requant_fast exact for every channel */
+    int32_t wide_filter;          /* ec_matmul.h's wide filter (DSP cores, --optimize speed): 1 + its rq mode */
 } ec_conv_params;
 
 typedef struct {
@@ -48,6 +49,7 @@ typedef struct {
     int32_t output_offset;
     ec_activation activation;
     int32_t fast_requant;         /* 1: lower proved ec_requant_fast exact for every channel */
+    int32_t wide_filter;          /* ec_matmul.h's wide filter (DSP cores, --optimize speed): 1 + its rq mode */
 } ec_fc_params;
 
 typedef struct {

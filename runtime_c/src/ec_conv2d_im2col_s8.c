@@ -7,9 +7,10 @@
  * KH * KW * C_IN weights followed by zeros up to a multiple of 4, so the product has no depth tail;
  * the patches get zeros there too.
  * Scratch (ctx, exact size from dense_variants.im2col_scratch): the two int8 patches (2 * DEPTH4
- * bytes), then EC_MAT_SCRATCH_BYTES(2, DEPTH4, C_OUT) for the product.
+ * bytes), then EC_MAT_SCRATCH_BYTES(2, DEPTH4, C_OUT) for the product (p->wide_filter, DSP cores,
+ * --optimize speed: the filter is ec_matmul.h's wide layout, EC_MAT_WIDE_SCRATCH_BYTES(2, DEPTH4)).
  * OVERLAP contract: 2 output pixels per block, in raster order; both patches are copied before the
- * block's outputs are written. */
+ * block's outputs are written.  Helium: ec_mve.h's ec_mve_im2col, 4 pixels per block likewise. */
 #include <string.h>
 #include "ec_runtime.h"
 #include "ec_matmul.h"
@@ -53,6 +54,92 @@ static void ec_put(int8_t *dst, const int8_t *src, int8_t fill, int32_t n)
     }
 }
 
+#if EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE
+/* dst[4 g], dst[4 g + 1] = the SXTB16 lanes of input word g of src, up to tail (4 words per group). */
+static inline int32_t *ec_wide_copy(int32_t *dst, int32_t *const tail, const int8_t *src)
+{
+    if ((tail - dst) & 4) {                             /* an odd number of groups */
+        const int32_t a = ec_read_s8x4(src);
+        dst[0] = EC_SXTB16(a);
+        dst[1] = EC_SXTB16_ROR8(a);
+        dst += 4;
+        src += 4;
+    }
+#if EC_ASM && defined(__ARM_FEATURE_DSP)
+    if (dst != tail) {                                  /* two groups per step: 10 instructions */
+        int32_t a, b, e;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr    %[a], [%[src]], #4\n\t"
+            "ldr    %[b], [%[src]], #4\n\t"
+            "sxtb16 %[e], %[a]\n\t"
+            "sxtb16 %[a], %[a], ror #8\n\t"
+            "strd   %[e], %[a], [%[dst]], #16\n\t"
+            "sxtb16 %[e], %[b]\n\t"
+            "sxtb16 %[b], %[b], ror #8\n\t"
+            "strd   %[e], %[b], [%[dst]], #16\n\t"
+            "cmp    %[dst], %[tail]\n\t"
+            "bne    1b\n\t"
+            : [dst] "+&r"(dst), [src] "+&r"(src), [a] "=&r"(a), [b] "=&r"(b), [e] "=&r"(e)
+            : [tail] "r"(tail)
+            : "cc", "memory");
+    }
+#else
+    for (; dst != tail; dst += 8, src += 8) {           /* two groups per step */
+        const int32_t a = ec_read_s8x4(src), b = ec_read_s8x4(src + 4);
+        dst[0] = EC_SXTB16(a);
+        dst[1] = EC_SXTB16_ROR8(a);
+        dst[4] = EC_SXTB16(b);
+        dst[5] = EC_SXTB16_ROR8(b);
+    }
+#endif
+    return dst;
+}
+
+/* The wide product's rows without the int8 patch (p->wide_filter, C_IN % 4 == 0, dilation.w 1): the
+ * patch of the pixel at input (y0, x0) widened straight from the input into one row of the two-row
+ * int16 buffer dst (ec_mat_wide_rows' layout: 4 words per 4-deep group, this row's 2 at dst), padded
+ * taps as the zero point's pair, the pad groups up to EC_MAT_WIDE_GROUPS zero. */
+static void ec_wide_patch(int32_t *dst, const int8_t *in_n, int32_t y0, int32_t x0, const ec_conv_params *p,
+                          const ec_dims *in, int32_t k_h, int32_t k_w, int32_t zp2)
+{
+    const int32_t in_c = in->c, row = k_w * in_c;
+    int32_t *const end = dst + 4 * EC_MAT_WIDE_GROUPS(k_h * row);
+    if (x0 >= 0 && x0 + k_w <= in->w && y0 >= 0 && y0 + (k_h - 1) * p->dilation.h < in->h) {
+        for (int32_t ky = 0; ky < k_h; ky++) {          /* inside the input: k_h contiguous tap rows */
+            dst = ec_wide_copy(dst, dst + row, in_n + ((y0 + ky * p->dilation.h) * in->w + x0) * in_c);
+        }
+        for (; dst != end; dst += 4) {
+            dst[0] = dst[1] = 0;
+        }
+        return;
+    }
+    for (int32_t ky = 0; ky < k_h; ky++) {
+        const int32_t iy = y0 + ky * p->dilation.h;
+        int32_t lo = k_w, hi = k_w;
+        if (iy >= 0 && iy < in->h) {
+            lo = x0 < 0 ? -x0 : 0;
+            hi = x0 + k_w > in->w ? in->w - x0 : k_w;
+            hi = hi < lo ? lo : hi;
+        }
+        int32_t *const seg = dst + (lo * in_c);           /* 4 words per 4 inputs */
+        int32_t *const tail = dst + (hi * in_c);
+        for (; dst != seg; dst += 4) {
+            dst[0] = dst[1] = zp2;
+        }
+        const int8_t *src = hi > lo ? in_n + (iy * in->w + x0 + lo) * in_c : in_n;
+        dst = ec_wide_copy(dst, tail, src);
+        for (int32_t *const next = dst + (k_w - hi) * in_c; dst != next; dst += 4) {
+            dst[0] = dst[1] = zp2;
+        }
+    }
+    for (; dst != end; dst += 4) {
+        dst[0] = dst[1] = 0;
+    }
+}
+#endif
+
+
 ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, const ec_quant_params *q,
                               const ec_dims *input_dims, const int8_t *input,
                               const ec_dims *filter_dims, const int8_t *filter,
@@ -65,17 +152,50 @@ ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, co
     const int32_t depth = k_h * k_w * in_c, depth4 = (depth + 3) & ~3;
     const int32_t pixels = out_h * out_w;
     const int8_t zero_point = (int8_t)(-p->input_offset);
+#if EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE     /* int16 weight pairs: the widened rows only */
+    const int32_t mat_bytes = p->wide_filter ? EC_MAT_WIDE_SCRATCH_BYTES(2, depth4)
+                                             : EC_MAT_SCRATCH_BYTES(2, depth4, out_c);
+#else
+    const int32_t mat_bytes = EC_MAT_SCRATCH_BYTES(2, depth4, out_c);
+#endif
     if (p->groups != 1 || filter_dims->c != in_c || ctx == NULL || ctx->buf == NULL ||
-        ctx->size < 2 * depth4 + EC_MAT_SCRATCH_BYTES(2, depth4, out_c)) {
+        ctx->size < 2 * depth4 + mat_bytes) {
         return EC_ARG_ERROR;
     }
     int8_t *const col = (int8_t *)ctx->buf;
     void *const mat_scratch = col + 2 * depth4;
+#if EC_HAS_MVE      /* 4 pixels per block, packed patches (the check above covers EC_MVE_PACK_BYTES) */
+    {
+        const int32_t d16 = (depth4 + 15) & ~15, span = ((k_h - 1) * p->dilation.h * in_w + k_w) * in_c;
+        uint16_t *const offs = p->dilation.w == 1 && span <= 65536 && ctx->size >= 6 * d16
+                                   ? (uint16_t *)(void *)(col + 4 * d16) : NULL;
+        ec_mve_im2col(p, q, input_dims, input, filter_dims, filter, effective_bias, output_dims, output, col,
+                      offs);
+    }
+    return EC_OK;
+#endif
     for (int32_t n = 0; n < input_dims->n; n++) {
         const int8_t *in_n = input + n * in_h * in_w * in_c;
         int32_t oy = 0, ox = 0;
         for (int32_t px = 0; px < pixels; px += 2) {
             const int32_t rows = px + 1 < pixels ? 2 : 1;
+#if EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE
+            if (p->wide_filter && rows == 2 && (in_c & 3) == 0 && p->dilation.w == 1) {
+                const int32_t zp2 = (int32_t)(((uint32_t)(uint16_t)zero_point << 16) | (uint16_t)zero_point);
+                for (int32_t r = 0; r < 2; r++) {
+                    ec_wide_patch((int32_t *)mat_scratch + 2 * r, in_n, oy * p->stride.h - p->padding.h,
+                                  ox * p->stride.w - p->padding.w, p, input_dims, k_h, k_w, zp2);
+                    if (++ox == out_w) {
+                        ox = 0;
+                        oy++;
+                    }
+                }
+                ec_mat_mult_wide_s8(NULL, 2, (const int32_t *)(const void *)filter, out_c, depth4,
+                                    p->wide_filter - 1, p->output_offset, p->activation,
+                                    output + (n * pixels + px) * out_c, mat_scratch);
+                continue;
+            }
+#endif
             for (int32_t r = 0; r < rows; r++) {
                 const int32_t y0 = oy * p->stride.h - p->padding.h, x0 = ox * p->stride.w - p->padding.w;
                 int8_t *dst = col + r * depth4;
@@ -114,6 +234,14 @@ ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, co
             ec_mat_product(col, rows, filter, out_c, depth4, 0, effective_bias, q, p->fast_requant,
                            p->output_offset, p->activation, output + (n * pixels + px) * out_c, mat_scratch);
 #else
+#if EC_HAS_DSP && EC_MAT_WIDE
+            if (p->wide_filter) {
+                ec_mat_mult_wide_s8(col, rows, (const int32_t *)(const void *)filter, out_c, depth4,
+                                    p->wide_filter - 1, p->output_offset, p->activation,
+                                    output + (n * pixels + px) * out_c, mat_scratch);
+                continue;
+            }
+#endif
             ec_mat_mult_s8(col, rows, filter, out_c, depth4, 0, effective_bias, q, p->fast_requant,
                            p->output_offset, p->activation, output + (n * pixels + px) * out_c, mat_scratch);
 #endif

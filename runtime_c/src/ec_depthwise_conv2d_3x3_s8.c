@@ -1,5 +1,7 @@
 /* Depthwise 3x3 convolution, channel multiplier 1, dilation 1, stride 1 or 2, padding <= 2 (chosen
- * at compile time by edgecompile/ops/dw_variants.py, which also builds the table).
+ * at compile time by edgecompile/ops/dw_variants.py, which also builds the table; the table is the
+ * only weights input).  This comment describes the DSP / portable path; the Helium path (gathered
+ * windows, VMLADAV) and its table are described in ec_dw3x3.h.
  *
  * Scratch: a ring of 3 planar rows.  Input row y lives in slot (y + 3) % 3 as C planes of W int32
  * words; word j of channel c holds the int16 pair (x[2j - pad_left] + input_offset,
@@ -143,12 +145,13 @@ ec_status ec_depthwise_conv2d_3x3_s8(const ec_context *ctx, const ec_dw_conv_par
                                      const int32_t *bias, const int32_t *table,
                                      const ec_dims *output_dims, int8_t *output)
 {
+    (void)filter;       /* NULL: the table replaces the filter and bias inputs */
+    (void)bias;
 #if EC_HAS_MVE
-    return dw_mve(ctx, p, q, input_dims, input, filter, bias, table, output_dims, output);
+    (void)q;
+    return dw_mve(ctx, p, input_dims, input, table, output_dims, output);
 #else
     (void)q;
-    (void)filter;
-    (void)bias;
     const int32_t in_h = input_dims->h, in_w = input_dims->w, c_n = input_dims->c;
     const int32_t out_h = output_dims->h, out_w = output_dims->w;
     const int32_t s = p->stride.w, pad_t = p->padding.h, pad_l = p->padding.w;

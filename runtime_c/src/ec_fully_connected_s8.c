@@ -4,8 +4,10 @@
  * int32 sums are the same); p->fast_requant, when lower proved its bounds, selects ec_requant_fast.
  * Scratch (ctx): EC_MAT_SCRATCH_BYTES(rows, depth, out_ch), the DSP path's int16 rows and int32
  * sums; a single row may run without scratch (ctx->size 0: lower's memory-saving choice, about 10%
- * slower).  Rows (pixels of a pointwise conv) are written in order, at most 2 per block (OVERLAP
- * contract). */
+ * slower).  Rows (pixels of a pointwise conv) are written in order, at most 2 per block (Helium: 4)
+ * (OVERLAP contract).  p->wide_filter (DSP cores, --optimize speed): the filter is ec_matmul.h's wide layout
+ * (int16 weight pairs, bias and requantization inside) and the scratch
+ * EC_MAT_WIDE_SCRATCH_BYTES(rows, depth). */
 #include "ec_runtime.h"
 #include "ec_matmul.h"
 
@@ -17,6 +19,17 @@ ec_status ec_fully_connected_s8(const ec_context *ctx, const ec_fc_params *p, co
 {
     const int32_t rows = input_dims->n, depth = filter_dims->c, out_ch = filter_dims->n;
     (void)output_dims;
+#if EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE
+    if (p->wide_filter) {             /* int16 weight pairs (lower, --optimize speed), offset folded */
+        if (ctx == NULL || ctx->buf == NULL || ctx->size < EC_MAT_WIDE_SCRATCH_BYTES(rows, depth) ||
+            p->input_offset != 0) {
+            return EC_ARG_ERROR;
+        }
+        ec_mat_mult_wide_s8(input, rows, (const int32_t *)(const void *)filter, out_ch, depth,
+                            p->wide_filter - 1, p->output_offset, p->activation, output, ctx->buf);
+        return EC_OK;
+    }
+#endif
     const int direct = EC_MAT_ROW_DIRECT && ctx != NULL && ctx->size == 0 && rows == 1;
     if (!direct && (ctx == NULL || ctx->buf == NULL || ctx->size < EC_MAT_SCRATCH_BYTES(rows, depth, out_ch))) {
         return EC_ARG_ERROR;
