@@ -163,19 +163,30 @@ def tables(rows: list[dict], cores: list[str], boards: list) -> str:
     return "\n".join(lines), "\n".join(mem), "\n".join(ref)
 
 
-def section(rows, cores, boards, samples: int) -> str:
+def markers(optimize: str) -> tuple[str, str]:
+    """The RESULTS.md section of a compile --optimize mode (balanced: the main one)."""
+    return (BEGIN, END) if optimize == "balanced" else (f"<!-- boards-{optimize}:begin -->",
+                                                         f"<!-- boards-{optimize}:end -->")
+
+
+def section(rows, cores, boards, samples: int, optimize: str = "balanced") -> str:
     instr, mem, ref = tables(rows, cores, boards)
     code = code_table(rows)
     layers = layer_tables(rows)
-    return (f"{BEGIN}\n## Cortex-M boards\n\n"
-            f"Produced by `python benchmarks/boards.py --samples {samples}` ({time.strftime('%Y-%m-%d')}, "
+    begin, end = markers(optimize)
+    title, flag = ("", "") if optimize == "balanced" else (f", `--optimize {optimize}`", f" --optimize {optimize}")
+    return (f"{begin}\n## Cortex-M boards{title}\n\n"
+            f"Produced by `python benchmarks/boards.py --samples {samples}{flag}` ({time.strftime('%Y-%m-%d')}, "
             f"{platform.machine()}): each model compiled with its calibration split, run under QEMU 7.2 "
             f"(`-icount shift=0`) on the first {samples} evaluation samples, every output byte compared with the "
             "NumPy integer reference, twice (identical counts). Instructions per inference, mean over the samples, "
             "counted with SysTick at the board clock (granularity 40 instructions on MPS2 at 25 MHz, 50 on AN505 "
             "at 20 MHz, 31.25 on AN547 at 32 MHz). Our conv / depthwise / FC kernels have DSP-extension paths "
-            "(SXTB16 + SMLAD; M4, M7, M33, M55) and compile-time specialisations (1x1 conv as FC, im2col, input "
-            "offset folded into the bias). "
+            "(SXTB16 + SMLAD; M4, M7, M33), Helium paths (VMLADAV over 16 int8 lanes; M55) and compile-time "
+            "specialisations (1x1 conv as FC, im2col, 3x3 depthwise tables, input offset folded into the bias)"
+            + ("; `--optimize speed` stores the pointwise and im2col conv weights as int16 pairs for the DSP "
+               "cores (twice those weights' flash; Helium and portable builds keep int8)" if optimize == "speed"
+               else "") + ". "
             "TFLM numbers from ../shared/bench/README.md "
             "(TFLM 90b983c, -O2, same QEMU, one Invoke()).\n\n" + instr +
             "\n\nFlash / RAM in KB of the whole firmware built by `edgecompile build` (-O2; flash = text + rodata "
@@ -185,7 +196,7 @@ def section(rows, cores, boards, samples: int) -> str:
             f"(from the link map of the {CODE_BOARD} firmware; the generated model code and weights are not "
             "included):\n\n" + code +
             "\n\nPer layer (sample 0; instructions counted between the EC_BEFORE_NODE / EC_AFTER_NODE hooks, "
-            "granularity as above):\n\n" + layers + f"\n{END}\n")
+            "granularity as above):\n\n" + layers + f"\n{end}\n")
 
 
 def main(argv=None) -> int:
@@ -205,10 +216,10 @@ def main(argv=None) -> int:
     for m in args.models.split(","):
         print(f"== {m}", file=sys.stderr, flush=True)
         rows.append(measure(m, args.samples, cores, boards, args.optimize))
-    text = section(rows, cores, boards, args.samples)
+    text = section(rows, cores, boards, args.samples, args.optimize)
     print(text)
     if not args.no_write:
-        B.write_results_section(BEGIN, END, text)
+        B.write_results_section(*markers(args.optimize), text)
     return 0 if all(r["mismatches"] == 0 for r in rows) else 1
 
 
