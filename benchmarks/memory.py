@@ -5,13 +5,19 @@ arena + input + output (TFLM's arena holds the input and output tensors; ours ar
 buffers) against TFLM's figure and the 0.75x target.  Every plan is checked by the independent
 verifier (edgecompile.passes.memory.verify).  Writes the "Memory" section of benchmarks/RESULTS.md.
 
-    python benchmarks/memory.py [--models kws_dscnn,...] [--no-write]
+With QEMU and the Arm toolchain present, the cost of `--memory-saving` is measured too: every model
+whose plan it changes (and vww with `--max-recompute 0.05`) is compiled that way and run on the M4
+(mps2-an386, one evaluation sample, every output byte compared), next to its default plan.
+
+    python benchmarks/memory.py [--models kws_dscnn,...] [--no-write] [--no-measure]
 """
 from __future__ import annotations
 
 import argparse
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_data as B  # noqa: E402
 
 from edgecompile.analysis import total_macs  # noqa: E402
-from edgecompile.compiler import compile_model  # noqa: E402
+from edgecompile import firmware as F  # noqa: E402
+from edgecompile.compiler import compile_model, write_project  # noqa: E402
 from edgecompile.passes.memory.verify import check_plan  # noqa: E402
 from edgecompile.passes.plan_memory import plan_memory  # noqa: E402
 
@@ -32,13 +39,17 @@ STEPS = [("greedy by size (TFLM's strategy)", dict(overlap="none", search=False,
          ("+ in-place elementwise", dict(overlap="elementwise")),
          ("+ output over dying input (default)", dict(overlap="all")),
          ("+ `--memory-saving` (final)", dict(overlap="all", scratch_free=True))]
+COST_BOARD = "mps2-an386"
+# the recompute budgets measured besides the unbounded --memory-saving, per model
+BUDGETS = {"vww_mobilenetv1_025": (0.05,)}
 
 
 def measure(model: str) -> dict:
     task = B.TASKS[model]
     calib, _, _ = B.split(task)
     g = compile_model(B.model_path(task), name=model, calib={"x": calib}).graph
-    row = dict(model=model, steps=[], io=sum(g.tensors[t].nbytes for t in g.inputs + g.outputs))
+    row = dict(model=model, steps=[], io=sum(g.tensors[t].nbytes for t in g.inputs + g.outputs),
+               default_arena=g.meta["memory"]["arena_size"])
     for _, opt in STEPS:
         t0 = time.perf_counter()
         p = plan_memory(g, SimpleNamespace(options={"memory": opt}))
@@ -52,6 +63,43 @@ def measure(model: str) -> dict:
                patches=[(d["nodes"][0], d["nodes"][-1], d["count"], d["extra_macs"], 100 * d["extra_macs"] / total_macs(p))
                         for d in mem["bands"]], concat=len(mem["concat_in_place"]))
     return row
+
+
+def cost(model: str, arena: int) -> list[dict]:
+    """Instructions per inference on COST_BOARD of the default plan and of each --memory-saving plan that
+    differs from it (unbounded, then BUDGETS[model]), one evaluation sample, bytes compared."""
+    task = B.TASKS[model]
+    calib, x_eval, _ = B.split(task)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for saving in (False, True) + BUDGETS.get(model, ()):
+            art = compile_model(B.model_path(task), name=model, calib={"x": calib}, memory_saving=saving)
+            mem = art.graph.meta["memory"]
+            if saving is not False and mem["arena_size"] == arena:
+                continue                   # the plan is the default one
+            name = art.float_graph.inputs[0]
+            shape = art.float_graph.tensors[name].shape
+            res = F.run(write_project(art, Path(tmp) / f"m{len(out)}"), COST_BOARD,
+                        {name: x_eval.reshape((-1,) + tuple(shape[1:]))[:1]})
+            out.append(dict(mode="default" if saving is False else "`--memory-saving`" if saving is True
+                            else f"`--max-recompute {saving}`", arena=mem["arena_size"],
+                            instr=res.instructions[0], mismatches=res.mismatches,
+                            scratch_free=len(mem["scratch_free"]),
+                            bands=[(d["nodes"][0], d["nodes"][-1], d["count"]) for d in mem["bands"]]))
+    return out if len(out) > 1 else []
+
+
+def cost_table(rows: list[dict]) -> str:
+    lines = [f"| model | plan | arena B | instructions per inference ({COST_BOARD}) | vs default | what runs "
+             "differently | mismatches |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        base = r["cost"][0]["instr"] if r["cost"] else 0
+        for c in r["cost"]:
+            what = ", ".join([f"{c['scratch_free']} layers without scratch"] * bool(c["scratch_free"])
+                             + [f"nodes {a}..{z} in {b} row bands" for a, z, b in c["bands"]]) or "-"
+            lines.append(f"| {r['model']} | {c['mode']} | {c['arena']:,} | {c['instr']:,} | "
+                         f"{100 * (c['instr'] / base - 1):+.1f}% | {what} | {c['mismatches']} |")
+    return "\n".join(lines)
 
 
 def table(rows: list[dict]) -> str:
@@ -83,21 +131,23 @@ def section(rows: list[dict]) -> str:
             "tensors, ours are the caller's buffers, so **arena + input + output** is the figure to compare. The "
             "overlap can beat the live-set lower bound; the bound with overlaps subtracts what each node's "
             "overlap could save at most. `--memory-saving` (opt-in) runs one-row fully connected layers without "
-            "their scratch where that lowers the peak: only AD changes (9 of 10 layers; 457,560 -> 511,960 "
-            "instructions per inference on M4, +12%, measured with `edgecompile run --board mps2-an386`; M55 "
-            "unchanged: its Helium FC needs no scratch), and runs a chain of early layers patch by patch in row "
-            "bands where that lowers the peak (MCUNetV2 style; the halo rows are computed twice): only VWW "
-            "changes (nodes 0..7 in 12 bands: 17,461,680 -> 28,849,320 instructions per inference on M4, "
-            "+65%, for +34.7% MACs; 6 bands would give 25,728 B for +30% instructions, nodes 0..3 in 4 bands "
-            "31,712 B for +3.5%).\n\n" + table(rows) + "\n\n" + notes + f"\n{END}\n")
+            "their scratch where that lowers the peak, and a chain of early layers patch by patch in row bands "
+            "where that lowers the peak (MCUNetV2 style; the halo rows are computed twice); "
+            "`--max-recompute FRACTION` caps the recomputed MACs.\n\n" + table(rows) + "\n\n" + notes
+            + (f"\n\nWhat `--memory-saving` costs (measured under QEMU, `-O2`, models whose plan it changes):\n\n"
+               + cost_table(rows) if any(r["cost"] for r in rows) else "") + f"\n{END}\n")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default=",".join(B.TASKS))
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch RESULTS.md")
+    ap.add_argument("--no-measure", action="store_true", help="skip the instruction cost under QEMU")
     args = ap.parse_args(argv)
     rows = [measure(m) for m in args.models.split(",")]
+    measure_cost = not args.no_measure and shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")
+    for r in rows:
+        r["cost"] = cost(r["model"], r["default_arena"]) if measure_cost else []
     text = section(rows)
     print(text)
     if not args.no_write:

@@ -31,19 +31,19 @@ def test_kernel_paths_equal_ref_int8(spec, case, specialize, dsp, tmp_path, monk
         assert not bad.size, f"sample {s}: {len(bad)} of {ref.size} bytes differ"
 
 
-WIDE = [pytest.param(case, dsp, id=f"conv2d-{case.name}-wide-{'dsp' if dsp else 'portable'}")
-        for case in REGISTRY[Op.CONV2D].cases for dsp in (True, False)]
+WIDE = [pytest.param(op, case, dsp, id=f"{op.name.lower()}-{case.name}-wide-{'dsp' if dsp else 'portable'}")
+        for op in (Op.CONV2D, Op.FULLY_CONNECTED) for case in REGISTRY[op].cases for dsp in (True, False)]
 
 
-@pytest.mark.parametrize("case,dsp", WIDE)
-def test_wide_weights_equal_ref_int8(case, dsp, tmp_path, monkeypatch):
+@pytest.mark.parametrize("op,case,dsp", WIDE)
+def test_wide_weights_equal_ref_int8(op, case, dsp, tmp_path, monkeypatch):
     """compile --optimize speed: the int16 weight layout on the DSP path (emulated), the int8 one on
     the portable path, both C == ref_int8."""
     monkeypatch.setenv("EC_EMULATE_DSP", "1" if dsp else "0")
     monkeypatch.setattr(dense_variants, "_speed", lambda options: True)
-    art, feeds, host = compile_case(REGISTRY[Op.CONV2D], case, tmp_path / "out", sanitize=SANITIZE)
+    art, feeds, host = compile_case(REGISTRY[op], case, tmp_path / "out", sanitize=SANITIZE)
     if case.attrs.get("groups", 1) == 1:
-        assert {n.variant for n in art.graph.nodes} & {"pointwise_wide", "im2col_wide"}
+        assert {n.variant for n in art.graph.nodes} & {"pointwise_wide", "im2col_wide", "folded_wide"}
     for s, (c, ref, _) in enumerate(run_case(art, feeds, host)):
         bad = np.argwhere(c != ref)
         assert not bad.size, f"sample {s}: {len(bad)} of {ref.size} bytes differ"

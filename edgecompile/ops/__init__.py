@@ -37,7 +37,8 @@ class Variant:
     choose(node, ins, out, params, options) -> bool decides per node; prepare(node, ins, out,
     params) -> params extends the op's own params; ref_int8 is the variant kernel's twin.  Inputs in
     ``replaces`` travel inside the params instead (codegen does not emit them); flash_bytes(params)
-    counts those params' bytes for the weights figures."""
+    counts those params' bytes for the weights figures; strided_out: the kernel takes params out_stride
+    (bytes between output pixels), so plan_memory may have it write a channel concat's slice."""
     name: str
     kernel: str
     template: str
@@ -46,6 +47,7 @@ class Variant:
     ref_int8: Callable[..., Any]
     replaces: tuple[int, ...] = ()
     flash_bytes: Callable[[dict], int] | None = None
+    strided_out: bool = False
 
 
 @dataclass
@@ -69,6 +71,7 @@ class OpSpec:
     # where not needed); y, the forward output, spares recomputing it (fused-activation masks)
     grad: Callable[..., list] | None = None
     variants: list[Variant] = field(default_factory=list)   # tried in order by lower
+    strided_out: bool = False         # the base kernel takes params out_stride (see Variant)
 
     def impl(self, variant: str | None):
         """(kernel, template, ref_int8) of the base op or of a named variant."""

@@ -6,7 +6,7 @@ per node (after the sparse ones):
   pointwise  1x1 / stride 1 / unpadded / one-group Conv2D as that FC over the N*H*W pixels;
   im2col     other one-group Conv2D: patches (padded taps = the input zero point) in the scratch
              buffer times the [C_OUT, KH*KW*C_IN] filter, effective bias as above;
-  *_wide     compile --optimize speed (options["optimize"]): the same two with the filter also in
+  *_wide     compile --optimize speed (options["optimize"]): the same three with the filter also in
              ec_matmul.h's int16 layout (wide_filter), which the DSP cores (M4/M7/M33) read, with
              twice those weights' flash; Helium and portable builds keep reading the int8 filter.
 
@@ -155,7 +155,7 @@ def _bias_bytes(params) -> int:
 
 
 FOLDED = Variant("folded", "ec_fully_connected_s8", "ops/fully_connected_folded.c.j2", _choose_folded,
-                 _prepare_folded, ref_int8_folded, replaces=(2,), flash_bytes=_bias_bytes)
+                 _prepare_folded, ref_int8_folded, replaces=(2,), flash_bytes=_bias_bytes, strided_out=True)
 
 
 def _choose_1x1(node, ins, out, params, options) -> bool:
@@ -182,7 +182,7 @@ def ref_int8_1x1(x, w, b, p):
 
 
 FOLDED_1X1 = Variant("pointwise", "ec_fully_connected_s8", "ops/conv2d_1x1.c.j2", _choose_1x1, _prepare_1x1,
-                    ref_int8_1x1, replaces=(2,), flash_bytes=_bias_bytes)
+                    ref_int8_1x1, replaces=(2,), flash_bytes=_bias_bytes, strided_out=True)
 
 
 def _choose_im2col(node, ins, out, params, options) -> bool:
@@ -217,7 +217,7 @@ def _im2col_bytes(params) -> int:
 
 
 IM2COL = Variant("im2col", "ec_conv2d_im2col_s8", "ops/conv2d_im2col.c.j2", _choose_im2col, _prepare_im2col,
-                 ref_int8_im2col, replaces=(1, 2), flash_bytes=_im2col_bytes)
+                 ref_int8_im2col, replaces=(1, 2), flash_bytes=_im2col_bytes, strided_out=True)
 
 
 def _prepare_1x1_wide(node, ins, out, params) -> dict:
@@ -226,9 +226,17 @@ def _prepare_1x1_wide(node, ins, out, params) -> dict:
 
 
 def _prepare_im2col_wide(node, ins, out, params) -> dict:
+    """C_IN % 4 != 0 with dilation.w 1 (a first layer) when the extra 4-deep groups times C_OUT <= 16: each
+    of the KH tap rows (KW * C_IN) zero-padded to a multiple of 4 in the wide filter, widened by the kernel
+    straight from the input."""
     p = _prepare_im2col(node, ins, out, params)
-    f = p["im2col_filter"].reshape(ins[1].shape[0], -1)
-    return dict(_widen(p, f, 2, 2 * f.shape[1]), im2col_filter=f.ravel())
+    w = ins[1].data
+    f = p["im2col_filter"].reshape(w.shape[0], -1)
+    r = w.reshape(w.shape[0], w.shape[1], -1)
+    g = mat_wide_scratch(1, r.shape[1] * (-(-r.shape[2] // 4) * 4)) // 8 - mat_wide_scratch(1, f.shape[1]) // 8
+    if w.shape[3] % 4 and p["dilation"][1] == 1 and g * w.shape[0] <= 16:
+        f = np.pad(r, ((0, 0), (0, 0), (0, -r.shape[2] % 4))).reshape(w.shape[0], -1)
+    return dict(_widen(p, f, 2, 2 * f.shape[1]), im2col_filter=p["im2col_filter"])
 
 
 def _wide_bytes(params) -> int:
@@ -244,9 +252,14 @@ def _wide_1x1_bytes(params) -> int:
 # compile --optimize speed: the same kernels and sums over the int16 weight layout (DSP cores)
 WIDE_1X1 = Variant("pointwise_wide", "ec_fully_connected_s8", "ops/conv2d_1x1.c.j2",
                    lambda *a: _speed(a[4]) and _choose_1x1(*a), _prepare_1x1_wide, ref_int8_1x1,
-                   replaces=(2,), flash_bytes=_wide_1x1_bytes)
+                   replaces=(2,), flash_bytes=_wide_1x1_bytes, strided_out=True)
 IM2COL_WIDE = Variant("im2col_wide", "ec_conv2d_im2col_s8", "ops/conv2d_im2col.c.j2",
                       lambda *a: _speed(a[4]) and _choose_im2col(*a), _prepare_im2col_wide, ref_int8_im2col,
-                      replaces=(1, 2), flash_bytes=_wide_bytes)
+                      replaces=(1, 2), flash_bytes=_wide_bytes, strided_out=True)
 
 CONV2D = [WIDE_1X1, IM2COL_WIDE, FOLDED_1X1, IM2COL]        # in the order lower tries them
+FOLDED_WIDE = Variant("folded_wide", "ec_fully_connected_s8", "ops/fully_connected_folded.c.j2",  # the FC's
+                      lambda *a: _speed(a[4]) and _choose_folded(*a), lambda *a: dict(_widen(
+                          _prepare_folded(*a), a[1][1].data, a[3]["input_dims"][0]), scratch_optional=False),
+                      ref_int8_folded, replaces=(2,), strided_out=True,
+                      flash_bytes=lambda p: _wide_bytes(p) - int(np.prod(p["filter_dims"])))

@@ -68,4 +68,5 @@ CASES = [
 register(OpSpec(Op.FULLY_CONNECTED, kernel="ec_fully_connected_s8", template="ops/fully_connected.c.j2",
                 infer=infer, ref_float=ref_float, prepare=prepare, ref_int8=ref_int8, cases=CASES,
                 weights={1: 0}, bias=2, consts=(1, 2), grad=grad,
-                variants=[sparse.variant("fully_connected", ref_int8), dense_variants.FOLDED]))
+                variants=[sparse.variant("fully_connected", ref_int8), dense_variants.FOLDED_WIDE,
+                          dense_variants.FOLDED], strided_out=True))

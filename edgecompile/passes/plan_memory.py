@@ -25,7 +25,7 @@ from .memory.bands import BAND_COUNTS, chains, split, steps as band_steps
 from .memory.order import best_order
 from .memory.overlap import min_offset
 from .memory.place import Problem, lower_bounds, solve
-from .memory.verify import check_plan
+from .memory.verify import check_plan, strided_out
 
 ALIGN = 4
 
@@ -116,7 +116,8 @@ def plan_memory(g: Graph, ctx) -> Graph:
     execution (memory/bands.py): the chain prefix and band count with the lowest peak run band by
     band if that lowers the peak (g.meta["memory"]["bands"]); max_extra_macs (a fraction of the
     model's MACs, default no limit) caps the MACs recomputed in the halos.  Concats whose slices
-    are contiguous are written in place by their producers unless copying gives a smaller arena."""
+    are contiguous, or channel concats of strided_out producers (pixel stride = the total channels),
+    are written in place by their producers unless copying gives a smaller arena."""
     best = _plan(g, ctx)
     if best.meta["memory"]["concat_in_place"]:     # in place unless copying gives a smaller arena
         alt = _plan(g, ctx, concat=False)
@@ -191,29 +192,40 @@ def _without_scratch(g: Graph, names: set) -> Graph:
     return g
 
 
-def _concat_in_place(g: Graph, storage, r) -> dict:
-    """{input tensor: (concat output, byte offset)} for each Concat whose slices are contiguous (no
-    axis before the concat axis has an extent > 1) and whose inputs are arena tensors made by compute
-    nodes for this Concat only: the producers write straight into their slice (no copy)."""
+def _concat_in_place(g: Graph, storage, r, bands=()) -> dict:
+    """{input tensor: (concat output, byte offset)} for each Concat whose inputs are arena tensors
+    made by compute nodes for this Concat only, which then write straight into their slice (no
+    copy): contiguous slices (no axis before the concat axis has an extent > 1), or a concat along
+    the last axis (channels) whose producers all take params out_stride (strided_out, not run band
+    by band): each writes its rows at the concat's total channels apart (set here), from its
+    channel offset."""
     prod = {n.outputs[0]: n for n in g.nodes if n.op not in SHAPE_ONLY}
     readers: dict = {}
     for n in g.nodes:
         for t in n.inputs:
             if t:
                 readers[t] = readers.get(t, 0) + 1
+    in_bands = {g.nodes[i].outputs[0] for d in bands for i in d["nodes"]}
     alias = {}
     for n in g.nodes:
         out = n.outputs[0]
-        if n.op != Op.CONCAT or r(out) in storage or (n.params or {}).get("outer") != 1:
+        if n.op != Op.CONCAT or r(out) in storage:
             continue
         ins = [t for t in n.inputs if t]
         if len(set(ins)) != len(ins) or any(t not in prod or t in storage or readers.get(t) != 1
                                             or prod[t].op == Op.CONCAT or t in alias for t in ins):
             continue
+        shape = g.tensors[out].shape
+        strided = (n.params or {}).get("outer") != 1
+        if strided and (n.attrs.get("axis") != len(shape) - 1
+                        or any(not strided_out(prod[t]) or t in in_bands for t in ins)):
+            continue
         off = 0
         for t in ins:
             alias[t] = (out, off)
-            off += g.tensors[t].nbytes
+            if strided:
+                prod[t].params = dict(prod[t].params, out_stride=int(shape[-1]))
+            off += g.tensors[t].shape[-1] if strided else g.tensors[t].nbytes
     return alias
 
 
@@ -221,6 +233,9 @@ def _plan(g: Graph, ctx, bands=None, reorder: bool = True, budget: int = 20000, 
           concat: bool = True) -> Graph:
     """One plan; ``bands``: chain descriptors (memory/bands.py) run band by band."""
     g = g.copy()
+    for n in g.nodes:                       # out_stride: set again below for this plan's concats
+        if "out_stride" in (n.params or {}):
+            n.params = {k: v for k, v in n.params.items() if k != "out_stride"}
     opt = (getattr(ctx, "options", None) or {}).get("memory") or {}
     overlap = opt.get("overlap", "all")
     root = _roots(g)
@@ -230,7 +245,8 @@ def _plan(g: Graph, ctx, bands=None, reorder: bool = True, budget: int = 20000, 
 
     storage = _storage(g, r)
     reordered = reorder and opt.get("reorder", True) and _reorder(g, storage, r, overlap)
-    alias = _concat_in_place(g, storage, r) if concat and opt.get("concat", True) and overlap != "none" else {}
+    alias = _concat_in_place(g, storage, r, bands or ()) if concat and opt.get("concat", True) \
+        and overlap != "none" else {}
     for t, (out, _) in alias.items():
         root[t] = r(out)
     bands = bands or []

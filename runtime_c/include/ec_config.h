@@ -38,8 +38,9 @@
 
 /* EC_ASM: the hand-scheduled inline-assembly loops of the DSP and Helium paths, for GCC-compatible
  * compilers in optimizing builds (at -O0 GCC cannot give them their registers); other builds, and
- * the host's DSP emulation, run the same arithmetic in C. */
-#if defined(__GNUC__) && defined(__OPTIMIZE__) && !defined(EC_EMULATE_DSP)
+ * the host's DSP emulation, run the same arithmetic in C.  -DEC_NO_ASM forces the C paths (needed
+ * with -fno-omit-frame-pointer on Thumb, which takes r7 from the 2 x 2 DSP loop). */
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && !defined(EC_EMULATE_DSP) && !defined(EC_NO_ASM)
 #define EC_ASM 1
 #else
 #define EC_ASM 0

@@ -18,7 +18,8 @@
  *    loop (ec_requant_fast when lower proved its bounds: rq); the depth % 4 tail is scalar from the
  *    int8 rows.  Needs EC_MAT_SCRATCH_BYTES(rows, depth, out_ch).
  *  - EC_HAS_DSP without Helium, weights widened at compile time (--optimize speed, EC_MAT_WIDE):
- *    ec_mat_mult_wide_s8 below, 24 instructions per 32 MACs.
+ *    ec_mat_mult_wide_s8 below, 24 instructions per 32 MACs (2 rows, requantization with a fast
+ *    k and the full int8 range: one inline-assembly loop over the channel pairs).
  *  - portable: 2 rows x 2 channels of scalar MACs.
  * An odd last channel is computed as a duplicate of its neighbour and not stored.
  * OVERLAP contract: output rows are written in order, at most 2 rows (pixels) per block (Helium:
@@ -238,7 +239,8 @@ EC_INLINE void ec_mat_requant_row(const int32_t *acc, int32_t n, const ec_quant_
 /* scratch: the widened rows (4 * d4 bytes), then the int32 accumulators of the 2 rows (8 * out_ch). */
 EC_INLINE void ec_mat_mult_dsp(const int8_t *input, int32_t rows, const int8_t *filter, int32_t out_ch,
                                int32_t depth, int32_t off, const int32_t *bias, const ec_quant_params *q,
-                               int32_t rq, int32_t output_offset, ec_activation act, int8_t *output, int32_t *xs)
+                               int32_t rq, int32_t output_offset, ec_activation act, int8_t *output, int32_t ys,
+                               int32_t *xs)
 {
     const int32_t groups = depth >> 2, d4 = depth & ~3;
     int32_t *const acc0 = xs + (rows > 1 ? d4 : d4 / 2);   /* after 4 * d4 (2 * d4) bytes */
@@ -295,9 +297,9 @@ EC_INLINE void ec_mat_mult_dsp(const int8_t *input, int32_t rows, const int8_t *
                 }
             }
         }
-        ec_mat_requant_row(acc0, out_ch, q, rq, output_offset, act, output + r * out_ch);
+        ec_mat_requant_row(acc0, out_ch, q, rq, output_offset, act, output + r * ys);
         if (n == 2) {
-            ec_mat_requant_row(acc0 + out_ch, out_ch, q, rq, output_offset, act, output + (r + 1) * out_ch);
+            ec_mat_requant_row(acc0 + out_ch, out_ch, q, rq, output_offset, act, output + (r + 1) * ys);
         }
     }
 }
@@ -537,12 +539,96 @@ EC_INLINE void ec_mat_wide_store(int32_t a0, int32_t a1, int32_t two, int32_t m,
     }
 }
 
+#if EC_ASM && defined(__ARM_FEATURE_DSP)
+#if EC_SINGLE_ROUNDING
+#define EC_MAT_WIDE_RQ(a, m) "smmul  %[" a "], %[" a "], %[" m "]\n\t"
+#else
+#define EC_MAT_WIDE_RQ(a, m)                                                                               \
+    "smmulr %[" a "], %[" a "], %[" m "]\n\t" "add    %[" a "], %[" a "], %[" a "], asr #31\n\t"
+#endif
+/* one output, ec_mat_wide_store's rq > 0 and full arithmetic (add: the output offset in xe, rq 2) */
+#define EC_MAT_WIDE_OUT(a, m, k, e, add)                                                                   \
+    EC_MAT_WIDE_RQ(a, m) "add    %[" a "], %[" a "], %[" k "]\n\t" "asr    %[" a "], %[" a "], %[" e "]\n\t" \
+    add "ssat   %[" a "], #8, %[" a "]\n\t"
+#define EC_MAT_WIDE_ADD(a) "add    %[" a "], %[" a "], %[xe]\n\t"
+#define EC_MAT_WIDE_NOADD(a) ""
+#define EC_MAT_WIDE_G2 EC_MAT_WIDE_LDM EC_MAT_WIDE_ROW("a00", "a01") EC_MAT_WIDE_ROW("a10", "a11")
+/* per pair: bias into the 4 sums, the 2 x 2 block over the groups (body: 2 or 4 groups), the header
+ * (at w - pb) into w0e..w1o, xo, end as m0 m1 k0 k1 e0 e1, the 4 outputs stored */
+#define EC_MAT_WIDE_PAIRS(body, ldadd, add)                                                                \
+    "1:\n\t" "ldr    %[xs], %[s_xs]\n\t" "ldr    %[end], %[s_end]\n\t"                                     \
+    "ldrd   %[a00], %[a01], [%[w]], #32\n\t" "mov    %[a10], %[a00]\n\t" "mov    %[a11], %[a01]\n\t"        \
+    "2:\n\t" body "cmp    %[xs], %[end]\n\t" "bne    2b\n\t"                                                \
+    "ldr    %[xe], %[s_pb]\n\t" "sub    %[xe], %[w], %[xe]\n\t"                                             \
+    "ldrd   %[w0e], %[w0o], [%[xe], #8]\n\t" "ldrd   %[w1e], %[w1o], [%[xe], #16]\n\t"                      \
+    "ldrd   %[xo], %[end], [%[xe], #24]\n\t" ldadd                                                          \
+    EC_MAT_WIDE_OUT("a00", "w0e", "w1e", "xo", add("a00")) EC_MAT_WIDE_OUT("a10", "w0e", "w1e", "xo", add("a10")) \
+    EC_MAT_WIDE_OUT("a01", "w0o", "w1o", "end", add("a01"))                                                 \
+    EC_MAT_WIDE_OUT("a11", "w0o", "w1o", "end", add("a11"))                                                 \
+    "ldr    %[xs], %[s_y0]\n\t" "ldr    %[xe], %[s_y1]\n\t"                                                 \
+    "strb   %[a00], [%[xs]], #1\n\t" "strb   %[a01], [%[xs]], #1\n\t"                                      \
+    "strb   %[a10], [%[xe]], #1\n\t" "strb   %[a11], [%[xe]], #1\n\t"                                      \
+    "str    %[xs], %[s_y0]\n\t" "str    %[xe], %[s_y1]\n\t" "ldr    %[xo], %[s_yend]\n\t"                  \
+    "cmp    %[xs], %[xo]\n\t" "bne    1b\n\t"
+#define EC_MAT_WIDE_PAIRS_ASM(body, ldadd, add)                                                            \
+    __asm__ volatile(EC_MAT_WIDE_PAIRS(body, ldadd, add)                                                   \
+                     : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11),               \
+                       [w0e] "=&r"(w0e), [w0o] "=&r"(w0o), [w1e] "=&r"(w1e), [w1o] "=&r"(w1o),               \
+                       [xe] "=&r"(xe), [xo] "=&r"(xo), [xs] "=&r"(x), [end] "=&r"(end), [w] "+&r"(w),         \
+                       [s_y0] "+m"(st[0]), [s_y1] "+m"(st[1])                                               \
+                     : [s_xs] "m"(st[2]), [s_end] "m"(st[3]), [s_pb] "m"(st[4]), [s_add] "m"(st[5]),         \
+                       [s_yend] "m"(st[6])                                                                  \
+                     : "cc", "memory")
+
+/* ec_mat_wide_pairs for two rows, rq 1 or 2 and the full activation range over the first pairs * 2
+ * (> 0) channels, all in one loop (the pair loop's pointers in memory, the 13 registers for the
+ * block): 4 outputs in 26 (rq 1) to 30 instructions plus 18 of pair overhead.  Returns the next
+ * pair's filter. */
+EC_INLINE const int32_t *ec_mat_wide_pairs_asm(const int32_t *xs, const int32_t *w, int32_t pairs, int32_t groups,
+                                               int32_t rq, int32_t output_offset, int8_t *y0, int8_t *y1)
+{
+    int32_t st[7] = {(int32_t)(uintptr_t)y0, (int32_t)(uintptr_t)y1, (int32_t)(uintptr_t)xs,
+                     (int32_t)(uintptr_t)(xs + 4 * groups), 4 * (8 + 4 * groups), output_offset,
+                     (int32_t)(uintptr_t)(y0 + 2 * pairs)};
+    register int32_t w0e __asm__("r8");
+    register int32_t w0o __asm__("r9");
+    register int32_t w1e __asm__("r10");
+    register int32_t w1o __asm__("r11");
+    int32_t a00, a01, a10, a11, xe, xo, end;
+    const int32_t *x;
+    if (rq == 1) {
+        if (groups & 2) {
+            EC_MAT_WIDE_PAIRS_ASM(EC_MAT_WIDE_G2 EC_MAT_WIDE_G2, "", EC_MAT_WIDE_NOADD);
+        } else {
+            EC_MAT_WIDE_PAIRS_ASM(EC_MAT_WIDE_G2 EC_MAT_WIDE_G2 EC_MAT_WIDE_G2 EC_MAT_WIDE_G2, "",
+                                  EC_MAT_WIDE_NOADD);
+        }
+    } else if (groups & 2) {
+        EC_MAT_WIDE_PAIRS_ASM(EC_MAT_WIDE_G2 EC_MAT_WIDE_G2, "ldr    %[xe], %[s_add]\n\t", EC_MAT_WIDE_ADD);
+    } else {
+        EC_MAT_WIDE_PAIRS_ASM(EC_MAT_WIDE_G2 EC_MAT_WIDE_G2 EC_MAT_WIDE_G2 EC_MAT_WIDE_G2,
+                              "ldr    %[xe], %[s_add]\n\t", EC_MAT_WIDE_ADD);
+    }
+    (void)a00, (void)a01, (void)a10, (void)a11, (void)xe, (void)xo, (void)end, (void)x;
+    (void)w0e, (void)w0o, (void)w1e, (void)w1o;
+    return w;
+}
+#undef EC_MAT_WIDE_PAIRS_ASM
+#endif
+
 /* Every channel pair of the widened rows xs (one or two: two): y0[o] (y1[o]) for all o. */
 EC_INLINE void ec_mat_wide_pairs(const int32_t *xs, const int32_t *w, int32_t out_ch, int32_t groups, int32_t two,
                                  int32_t rq, int32_t full, int32_t output_offset, ec_activation act, int8_t *y0,
                                  int8_t *y1)
 {
     int8_t *const y_end = y0 + out_ch;
+#if EC_ASM && defined(__ARM_FEATURE_DSP)
+    if (two && rq && full && out_ch > 1) {
+        w = ec_mat_wide_pairs_asm(xs, w, out_ch >> 1, groups, rq, output_offset, y0, y1);
+        y0 += out_ch & ~1;
+        y1 += out_ch & ~1;
+    }
+#endif
     while (y0 != y_end) {
         const int32_t *const h = w;       /* the pair's header: b0 b1 m0 m1 k0 k1 e0 e1 */
         int32_t acc[4] = {h[0], h[1], h[0], h[1]};
@@ -560,12 +646,12 @@ EC_INLINE void ec_mat_wide_pairs(const int32_t *xs, const int32_t *w, int32_t ou
 
 EC_INLINE void ec_mat_product_wide(const int8_t *input, int32_t rows, const int32_t *filter, int32_t out_ch,
                                    int32_t depth, int32_t rq, int32_t output_offset, ec_activation act,
-                                   int8_t *output, int32_t *xs)
+                                   int8_t *output, int32_t ys, int32_t *xs)
 {
     const int32_t groups = EC_MAT_WIDE_GROUPS(depth);
     for (int32_t r = 0; r < rows; r += 2) {
         const int32_t two = r + 1 < rows;
-        int8_t *const y0 = output + r * out_ch, *const y1 = y0 + out_ch;
+        int8_t *const y0 = output + r * ys, *const y1 = y0 + ys;
         const int32_t *w = filter;
         if (input != NULL) {          /* NULL: the caller widened the rows into xs (im2col) */
             ec_mat_wide_rows(input + r * depth, two ? input + (r + 1) * depth : NULL, depth, xs);
@@ -589,14 +675,68 @@ EC_INLINE void ec_mat_product_wide(const int8_t *input, int32_t rows, const int3
     }
 }
 
+/* ec_conv2d_im2col_s8's wide rows for C_IN % 4 != 0 with dilation.w 1 (a first layer; lower padded
+ * each tap row of the wide filter to rw = KW * C_IN rounded up to 4): each tap row of the pixel at
+ * input (y0, x0) read as rw / 4 words straight from the input when inside it (the up to 3 bytes past
+ * the row, still inside the input's avail bytes, meet zero weights), else assembled in tmp (padded
+ * taps the zero point, then zeros); widened into dst with step words per group (4: one row of two,
+ * 2: a single row). */
+EC_INLINE void ec_wide_patch_rp(int32_t *dst, int32_t step, const int8_t *in_n, int32_t avail, int32_t y0,
+                             int32_t x0, const ec_conv_params *p, const ec_dims *in, int32_t k_h, int32_t k_w,
+                             int8_t zp, int8_t *tmp)
+{
+    const int32_t in_c = in->c, row = k_w * in_c, rw = (row + 3) & ~3;
+    int32_t *const end = dst + step * EC_MAT_WIDE_GROUPS(k_h * rw);
+    const int32_t lo = x0 < 0 ? -x0 : 0, hi0 = x0 + k_w > in->w ? in->w - x0 : k_w;
+    const int32_t y1 = y0 + (k_h - 1) * p->dilation.h;
+    if (lo == 0 && hi0 == k_w && y0 >= 0 && y1 < in->h && (y1 * in->w + x0) * in_c + rw <= avail) {
+        const int8_t *src = in_n + (y0 * in->w + x0) * in_c;          /* inside: k_h runs of rw bytes */
+        for (int32_t ky = 0; ky < k_h; ky++, src += p->dilation.h * in->w * in_c) {
+            for (int32_t g = 0; g < rw; g += 4, dst += step) {
+                const int32_t v = ec_read_s8x4(src + g);
+                dst[0] = EC_SXTB16(v);
+                dst[1] = EC_SXTB16_ROR8(v);
+            }
+        }
+        for (; dst != end; dst += step) {
+            dst[0] = dst[1] = 0;
+        }
+        return;
+    }
+    for (int32_t ky = 0; ky < k_h; ky++) {
+        const int32_t iy = y0 + ky * p->dilation.h;
+        const int8_t *src = tmp;
+        if (iy >= 0 && iy < in->h && lo == 0 && hi0 == k_w && (iy * in->w + x0) * in_c + rw <= avail) {
+            src = in_n + (iy * in->w + x0) * in_c;
+        } else {
+            const int32_t inside = iy >= 0 && iy < in->h, a = inside ? lo * in_c : row;
+            const int32_t b = inside && hi0 > lo ? hi0 * in_c : a;
+            const int8_t *const s = b > a ? in_n + (iy * in->w + x0 + lo) * in_c : in_n;
+            for (int32_t i = 0; i < rw; i++) {
+                tmp[i] = i >= row ? 0 : i >= a && i < b ? s[i - a] : zp;
+            }
+        }
+        for (int32_t g = 0; g < rw; g += 4, dst += step) {
+            const int32_t v = ec_read_s8x4(src + g);
+            dst[0] = EC_SXTB16(v);
+            dst[1] = EC_SXTB16_ROR8(v);
+        }
+    }
+    for (; dst != end; dst += step) {
+        dst[0] = dst[1] = 0;
+    }
+}
+
 /* ec_mat_product_wide compiled once (runtime_c/src/ec_mat_mult_s8.c). */
 void ec_mat_mult_wide_s8(const int8_t *input, int32_t rows, const int32_t *filter, int32_t out_ch, int32_t depth,
-                         int32_t rq, int32_t output_offset, ec_activation act, int8_t *output, void *scratch);
+                         int32_t rq, int32_t output_offset, ec_activation act, int8_t *output, int32_t ys,
+                         void *scratch);
 #endif
 
 EC_INLINE void ec_mat_mult_portable(const int8_t *input, int32_t rows, const int8_t *filter, int32_t out_ch,
                                     int32_t depth, int32_t off, const int32_t *bias, const ec_quant_params *q,
-                                    int32_t rq, int32_t output_offset, ec_activation act, int8_t *output)
+                                    int32_t rq, int32_t output_offset, ec_activation act, int8_t *output,
+                                    int32_t ys)
 {
     for (int32_t r = 0; r < rows; r += 2) {
         const int32_t r1 = r + 1 < rows ? r + 1 : r;
@@ -617,30 +757,32 @@ EC_INLINE void ec_mat_mult_portable(const int8_t *input, int32_t rows, const int
                 acc[2] += xb * wa;
                 acc[3] += xb * wb;
             }
-            ec_mat_store(acc[0], o, q, rq, output_offset, act, output + r * out_ch);
+            ec_mat_store(acc[0], o, q, rq, output_offset, act, output + r * ys);
             if (o1 != o) {
-                ec_mat_store(acc[1], o1, q, rq, output_offset, act, output + r * out_ch);
+                ec_mat_store(acc[1], o1, q, rq, output_offset, act, output + r * ys);
             }
             if (r1 != r) {          /* skip the duplicates of an odd last channel or row */
-                ec_mat_store(acc[2], o, q, rq, output_offset, act, output + r1 * out_ch);
+                ec_mat_store(acc[2], o, q, rq, output_offset, act, output + r1 * ys);
                 if (o1 != o) {
-                    ec_mat_store(acc[3], o1, q, rq, output_offset, act, output + r1 * out_ch);
+                    ec_mat_store(acc[3], o1, q, rq, output_offset, act, output + r1 * ys);
                 }
             }
         }
     }
 }
 
-/* The product: Helium, DSP or portable path; rq: see ec_mat_store; scratch holds at least
- * EC_MAT_SCRATCH_BYTES(rows, depth, out_ch) bytes, 4-byte aligned, or is NULL when rows == 1 (the
- * slower scratch-free row, EC_MAT_ROW_DIRECT). */
+/* The product: Helium, DSP or portable path; rq: see ec_mat_store; output row r at output + r * ys
+ * (ys >= out_ch: out_ch, or a channel concat's total channels with output at the slice's first);
+ * scratch holds at least EC_MAT_SCRATCH_BYTES(rows, depth, out_ch) bytes, 4-byte aligned, or is NULL
+ * when rows == 1 (the slower scratch-free row, EC_MAT_ROW_DIRECT). */
 EC_INLINE void ec_mat_product(const int8_t *input, int32_t rows, const int8_t *filter, int32_t out_ch, int32_t depth,
                               int32_t off, const int32_t *bias, const ec_quant_params *q, int32_t rq,
-                              int32_t output_offset, ec_activation act, int8_t *output, void *scratch)
+                              int32_t output_offset, ec_activation act, int8_t *output, int32_t ys, void *scratch)
 {
 #if EC_HAS_MVE
     if (off == 0) {
-        ec_mve_mat_mult_s8(input, rows, filter, out_ch, depth, bias, q, rq, output_offset, act, output, scratch);
+        ec_mve_mat_mult_s8(input, rows, filter, out_ch, depth, bias, q, rq, output_offset, act, output, ys,
+                           scratch);
         return;
     }
 #endif
@@ -651,11 +793,11 @@ EC_INLINE void ec_mat_product(const int8_t *input, int32_t rows, const int8_t *f
         return;
     }
 #endif
-    ec_mat_mult_dsp(input, rows, filter, out_ch, depth, off, bias, q, rq, output_offset, act, output,
+    ec_mat_mult_dsp(input, rows, filter, out_ch, depth, off, bias, q, rq, output_offset, act, output, ys,
                     (int32_t *)scratch);
 #else
     (void)scratch;
-    ec_mat_mult_portable(input, rows, filter, out_ch, depth, off, bias, q, rq, output_offset, act, output);
+    ec_mat_mult_portable(input, rows, filter, out_ch, depth, off, bias, q, rq, output_offset, act, output, ys);
 #endif
 }
 
@@ -663,6 +805,6 @@ EC_INLINE void ec_mat_product(const int8_t *input, int32_t rows, const int8_t *f
  * one in flash; a kernel in a hot loop on Helium cores may inline ec_mat_product instead. */
 void ec_mat_mult_s8(const int8_t *input, int32_t rows, const int8_t *filter, int32_t out_ch, int32_t depth,
                     int32_t off, const int32_t *bias, const ec_quant_params *q, int32_t rq, int32_t output_offset,
-                    ec_activation act, int8_t *output, void *scratch);
+                    ec_activation act, int8_t *output, int32_t ys, void *scratch);
 
 #endif /* EC_MATMUL_H */

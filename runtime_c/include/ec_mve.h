@@ -454,15 +454,16 @@ static __attribute__((noinline, unused)) void ec_mve_pairs_asm(const int8_t *xp,
 
 /* The outputs of a packed block of n (1-4) rows: per output channel the 4 sums (weights read once),
  * requantized as one vector with the channel's scalars and stored with a stride of out_ch (VSTRB
- * scatter; lanes past n not stored).  filter [out_ch, depth]; y: the block's first output row.
+ * scatter; lanes past n not stored).  filter [out_ch, depth]; y: the block's first output row, ys
+ * bytes between rows (out_ch, or a channel concat's total channels).
  * With a bias and double rounding (GCC, optimizing): ec_mve_pairs_asm over channel pairs
  * (per-channel parameters), ec_mve_block4_asm for the rest; rows past n of the packed block must
  * then repeat row n - 1 (their lanes store to row n - 1 again, the same values). */
 EC_INLINE void ec_mve_block4(const int8_t *xp, int32_t n, const int8_t *filter, int32_t out_ch, int32_t depth,
                              const int32_t *bias, const ec_quant_params *q, int32_t rq, int32_t output_offset,
-                             ec_activation act, int8_t *y)
+                             ec_activation act, int8_t *y, int32_t ys)
 {
-    const uint32x4_t offs = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)out_ch);
+    const uint32x4_t offs = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)ys);
     const int32x4_t lo = vdupq_n_s32(act.min), hi = vdupq_n_s32(act.max);
     const int32_t step = q->is_per_channel ? 1 : 0;
     const int32_t *mult = q->multiplier, *shift = q->shift;
@@ -473,7 +474,7 @@ EC_INLINE void ec_mve_block4(const int8_t *xp, int32_t n, const int8_t *filter, 
         int32_t o = 0;
         if (out_ch >= 2 && step) {     /* channel pairs, then an odd last one */
             o = out_ch & ~1;
-            ec_mve_pairs_asm(xp, n, filter, o / 2, out_ch, depth, bias, q, rq, output_offset, act, y);
+            ec_mve_pairs_asm(xp, n, filter, o / 2, ys, depth, bias, q, rq, output_offset, act, y);
             if (o == out_ch) {
                 return;
             }
@@ -481,7 +482,7 @@ EC_INLINE void ec_mve_block4(const int8_t *xp, int32_t n, const int8_t *filter, 
         ec_quant_params qo = *q;
         qo.multiplier += o * step;
         qo.shift += o * step;
-        ec_mve_block4_asm(xp, n, filter + o * depth, out_ch - o, out_ch, depth, bias + o, &qo, rq,
+        ec_mve_block4_asm(xp, n, filter + o * depth, out_ch - o, ys, depth, bias + o, &qo, rq,
                           output_offset, act, y + o);
         return;
     }
@@ -547,14 +548,15 @@ EC_INLINE int32x4_t ec_mve_dot4(const int8_t *x, const int8_t *w, int32_t depth,
  * scalar VMLADAVA loops. */
 EC_INLINE void ec_mve_mat_mult_s8(const int8_t *input, int32_t rows, const int8_t *filter, int32_t out_ch,
                                   int32_t depth, const int32_t *bias, const ec_quant_params *q, int32_t rq,
-                                  int32_t output_offset, ec_activation act, int8_t *output, void *scratch)
+                                  int32_t output_offset, ec_activation act, int8_t *output, int32_t ys,
+                                  void *scratch)
 {
     if (rows > 1) {
         for (int32_t r = 0; r < rows; r += 4) {
             const int32_t n = rows - r < 4 ? rows - r : 4;
             ec_mve_pack4(input + r * depth, n, depth, (int8_t *)scratch);
             ec_mve_block4((const int8_t *)scratch, n, filter, out_ch, depth, bias, q, rq, output_offset, act,
-                          output + r * out_ch);
+                          output + r * ys, ys);
         }
         return;
     }
@@ -642,7 +644,8 @@ static __attribute__((noinline, unused)) void ec_mve_im2col(const ec_conv_params
                                                             const ec_dims *input_dims, const int8_t *input,
                                                             const ec_dims *filter_dims, const int8_t *filter,
                                                             const int32_t *bias, const ec_dims *output_dims,
-                                                            int8_t *output, int8_t *col, uint16_t *offs)
+                                                            int8_t *output, int32_t ys, int8_t *col,
+                                                            uint16_t *offs)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t k_h = filter_dims->h, k_w = filter_dims->w, row = k_w * in_c;
@@ -685,7 +688,7 @@ static __attribute__((noinline, unused)) void ec_mve_im2col(const ec_conv_params
                 }
             }
             ec_mve_block4(col, rows, filter, out_c, depth4, bias, q, p->fast_requant, p->output_offset, p->activation,
-                          output + (n * pixels + px) * out_c);
+                          output + (n * pixels + px) * ys, ys);
         }
     }
 }

@@ -32,6 +32,7 @@ typedef struct {
     ec_activation activation;
     int32_t fast_requant;         /* 1: lower proved ec_requant_fast exact for every channel */
     int32_t wide_filter;          /* ec_matmul.h's wide filter (DSP cores, --optimize speed): 1 + its rq mode */
+    int32_t out_stride;           /* bytes between output pixels, 0: C_OUT (im2col only; a channel concat's slice) */
 } ec_conv_params;
 
 typedef struct {
@@ -50,6 +51,7 @@ typedef struct {
     ec_activation activation;
     int32_t fast_requant;         /* 1: lower proved ec_requant_fast exact for every channel */
     int32_t wide_filter;          /* ec_matmul.h's wide filter (DSP cores, --optimize speed): 1 + its rq mode */
+    int32_t out_stride;           /* bytes between output rows, 0: out_ch (a channel concat's slice) */
 } ec_fc_params;
 
 typedef struct {

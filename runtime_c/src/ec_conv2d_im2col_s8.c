@@ -8,7 +8,9 @@
  * the patches get zeros there too.
  * Scratch (ctx, exact size from dense_variants.im2col_scratch): the two int8 patches (2 * DEPTH4
  * bytes), then EC_MAT_SCRATCH_BYTES(2, DEPTH4, C_OUT) for the product (p->wide_filter, DSP cores,
- * --optimize speed: the filter is ec_matmul.h's wide layout, EC_MAT_WIDE_SCRATCH_BYTES(2, DEPTH4)).
+ * --optimize speed: the filter is ec_matmul.h's wide layout, EC_MAT_WIDE_SCRATCH_BYTES(2, DEPTH4); DEPTH4
+ * the tap-row-padded depth when lower padded the rows, C_IN % 4 != 0: ec_matmul.h's ec_wide_patch_rp).
+ * p->out_stride (0: C_OUT): bytes between output pixels (a channel concat's slice written in place).
  * OVERLAP contract: 2 output pixels per block, in raster order; both patches are copied before the
  * block's outputs are written.  Helium: ec_mve.h's ec_mve_im2col, 4 pixels per block likewise. */
 #include <string.h>
@@ -137,6 +139,7 @@ static void ec_wide_patch(int32_t *dst, const int8_t *in_n, int32_t y0, int32_t 
         dst[0] = dst[1] = 0;
     }
 }
+
 #endif
 
 
@@ -150,26 +153,30 @@ ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, co
     const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
     const int32_t depth = k_h * k_w * in_c, depth4 = (depth + 3) & ~3;
-    const int32_t pixels = out_h * out_w;
+    const int32_t pixels = out_h * out_w, ys = p->out_stride ? p->out_stride : out_c;
     const int8_t zero_point = (int8_t)(-p->input_offset);
 #if EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE     /* int16 weight pairs: the widened rows only */
-    const int32_t mat_bytes = p->wide_filter ? EC_MAT_WIDE_SCRATCH_BYTES(2, depth4)
+    const int32_t rw = k_h * ((k_w * in_c + 3) & ~3);   /* ec_wide_patch_rp: at most 16 more group MACs */
+    const int32_t rowpad = p->wide_filter && (in_c & 3) && p->dilation.w == 1 &&   /* (twin: lower) */
+                           (EC_MAT_WIDE_GROUPS(rw) - EC_MAT_WIDE_GROUPS(depth4)) * out_c <= 16;
+    const int32_t depthw = rowpad ? rw : depth4;
+    const int32_t mat_bytes = p->wide_filter ? EC_MAT_WIDE_SCRATCH_BYTES(2, depthw)
                                              : EC_MAT_SCRATCH_BYTES(2, depth4, out_c);
 #else
-    const int32_t mat_bytes = EC_MAT_SCRATCH_BYTES(2, depth4, out_c);
+    const int32_t depthw = depth4, mat_bytes = EC_MAT_SCRATCH_BYTES(2, depth4, out_c);
 #endif
     if (p->groups != 1 || filter_dims->c != in_c || ctx == NULL || ctx->buf == NULL ||
-        ctx->size < 2 * depth4 + mat_bytes) {
+        ctx->size < 2 * depthw + mat_bytes) {
         return EC_ARG_ERROR;
     }
     int8_t *const col = (int8_t *)ctx->buf;
-    void *const mat_scratch = col + 2 * depth4;
+    void *const mat_scratch = col + 2 * depthw;
 #if EC_HAS_MVE      /* 4 pixels per block, packed patches (the check above covers EC_MVE_PACK_BYTES) */
     {
         const int32_t d16 = (depth4 + 15) & ~15, span = ((k_h - 1) * p->dilation.h * in_w + k_w) * in_c;
         uint16_t *const offs = p->dilation.w == 1 && span <= 65536 && ctx->size >= 6 * d16
                                    ? (uint16_t *)(void *)(col + 4 * d16) : NULL;
-        ec_mve_im2col(p, q, input_dims, input, filter_dims, filter, effective_bias, output_dims, output, col,
+        ec_mve_im2col(p, q, input_dims, input, filter_dims, filter, effective_bias, output_dims, output, ys, col,
                       offs);
     }
     return EC_OK;
@@ -180,6 +187,21 @@ ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, co
         for (int32_t px = 0; px < pixels; px += 2) {
             const int32_t rows = px + 1 < pixels ? 2 : 1;
 #if EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE
+            if (rowpad) {
+                for (int32_t r = 0; r < rows; r++) {
+                    ec_wide_patch_rp((int32_t *)mat_scratch + 2 * r, 2 * rows, in_n,
+                                     (input_dims->n - n) * in_h * in_w * in_c, oy * p->stride.h - p->padding.h,
+                                     ox * p->stride.w - p->padding.w, p, input_dims, k_h, k_w, zero_point, col);
+                    if (++ox == out_w) {
+                        ox = 0;
+                        oy++;
+                    }
+                }
+                ec_mat_mult_wide_s8(NULL, rows, (const int32_t *)(const void *)filter, out_c, depthw,
+                                    p->wide_filter - 1, p->output_offset, p->activation,
+                                    output + (n * pixels + px) * ys, ys, mat_scratch);
+                continue;
+            }
             if (p->wide_filter && rows == 2 && (in_c & 3) == 0 && p->dilation.w == 1) {
                 const int32_t zp2 = (int32_t)(((uint32_t)(uint16_t)zero_point << 16) | (uint16_t)zero_point);
                 for (int32_t r = 0; r < 2; r++) {
@@ -192,7 +214,7 @@ ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, co
                 }
                 ec_mat_mult_wide_s8(NULL, 2, (const int32_t *)(const void *)filter, out_c, depth4,
                                     p->wide_filter - 1, p->output_offset, p->activation,
-                                    output + (n * pixels + px) * out_c, mat_scratch);
+                                    output + (n * pixels + px) * ys, ys, mat_scratch);
                 continue;
             }
 #endif
@@ -232,18 +254,18 @@ ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, co
             }
 #if EC_HAS_MVE       /* per pixel pair: the call would cost ~5% on Helium cores; inline there */
             ec_mat_product(col, rows, filter, out_c, depth4, 0, effective_bias, q, p->fast_requant,
-                           p->output_offset, p->activation, output + (n * pixels + px) * out_c, mat_scratch);
+                           p->output_offset, p->activation, output + (n * pixels + px) * ys, ys, mat_scratch);
 #else
 #if EC_HAS_DSP && EC_MAT_WIDE
             if (p->wide_filter) {
                 ec_mat_mult_wide_s8(col, rows, (const int32_t *)(const void *)filter, out_c, depth4,
                                     p->wide_filter - 1, p->output_offset, p->activation,
-                                    output + (n * pixels + px) * out_c, mat_scratch);
+                                    output + (n * pixels + px) * ys, ys, mat_scratch);
                 continue;
             }
 #endif
             ec_mat_mult_s8(col, rows, filter, out_c, depth4, 0, effective_bias, q, p->fast_requant,
-                           p->output_offset, p->activation, output + (n * pixels + px) * out_c, mat_scratch);
+                           p->output_offset, p->activation, output + (n * pixels + px) * ys, ys, mat_scratch);
 #endif
         }
     }

@@ -7,7 +7,8 @@
  * slower).  Rows (pixels of a pointwise conv) are written in order, at most 2 per block (Helium: 4)
  * (OVERLAP contract).  p->wide_filter (DSP cores, --optimize speed): the filter is ec_matmul.h's wide layout
  * (int16 weight pairs, bias and requantization inside) and the scratch
- * EC_MAT_WIDE_SCRATCH_BYTES(rows, depth). */
+ * EC_MAT_WIDE_SCRATCH_BYTES(rows, depth).  p->out_stride (0: out_ch): bytes between output rows (a
+ * channel concat's slice written in place). */
 #include "ec_runtime.h"
 #include "ec_matmul.h"
 
@@ -18,6 +19,7 @@ ec_status ec_fully_connected_s8(const ec_context *ctx, const ec_fc_params *p, co
                                 const ec_dims *output_dims, int8_t *output)
 {
     const int32_t rows = input_dims->n, depth = filter_dims->c, out_ch = filter_dims->n;
+    const int32_t ys = p->out_stride ? p->out_stride : out_ch;
     (void)output_dims;
 #if EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE
     if (p->wide_filter) {             /* int16 weight pairs (lower, --optimize speed), offset folded */
@@ -26,7 +28,7 @@ ec_status ec_fully_connected_s8(const ec_context *ctx, const ec_fc_params *p, co
             return EC_ARG_ERROR;
         }
         ec_mat_mult_wide_s8(input, rows, (const int32_t *)(const void *)filter, out_ch, depth,
-                            p->wide_filter - 1, p->output_offset, p->activation, output, ctx->buf);
+                            p->wide_filter - 1, p->output_offset, p->activation, output, ys, ctx->buf);
         return EC_OK;
     }
 #endif
@@ -35,6 +37,6 @@ ec_status ec_fully_connected_s8(const ec_context *ctx, const ec_fc_params *p, co
         return EC_ARG_ERROR;
     }
     ec_mat_mult_s8(input, rows, filter, out_ch, depth, p->input_offset, bias, q, p->fast_requant,
-                   p->output_offset, p->activation, output, direct ? NULL : ctx->buf);
+                   p->output_offset, p->activation, output, ys, direct ? NULL : ctx->buf);
     return EC_OK;
 }

@@ -5,15 +5,16 @@
 
 void ec_mat_mult_s8(const int8_t *input, int32_t rows, const int8_t *filter, int32_t out_ch, int32_t depth,
                     int32_t off, const int32_t *bias, const ec_quant_params *q, int32_t rq, int32_t output_offset,
-                    ec_activation act, int8_t *output, void *scratch)
+                    ec_activation act, int8_t *output, int32_t ys, void *scratch)
 {
-    ec_mat_product(input, rows, filter, out_ch, depth, off, bias, q, rq, output_offset, act, output, scratch);
+    ec_mat_product(input, rows, filter, out_ch, depth, off, bias, q, rq, output_offset, act, output, ys, scratch);
 }
 
 #if EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE
 void ec_mat_mult_wide_s8(const int8_t *input, int32_t rows, const int32_t *filter, int32_t out_ch, int32_t depth,
-                         int32_t rq, int32_t output_offset, ec_activation act, int8_t *output, void *scratch)
+                         int32_t rq, int32_t output_offset, ec_activation act, int8_t *output, int32_t ys,
+                         void *scratch)
 {
-    ec_mat_product_wide(input, rows, filter, out_ch, depth, rq, output_offset, act, output, (int32_t *)scratch);
+    ec_mat_product_wide(input, rows, filter, out_ch, depth, rq, output_offset, act, output, ys, (int32_t *)scratch);
 }
 #endif

@@ -4,14 +4,25 @@ overlaps of a node's output with its dying input, which it re-derives by walking
 output pixels and their taps (not with overlap.py's closed form).  Patch-based chains: the steps
 are re-derived band by band, every band's rows checked against its layer's windows, every band read
 and write kept inside its buffer, and band buffers are buffers like the others.  Concat written in
-place: each input must be the sole-use slice of the output at its byte offset.  Returns a list of
-problems."""
+place: each input must be the sole-use slice of the output at its byte offset; a channel concat of
+feature maps (slices interleaved per pixel): each producer writes params out_stride = the total
+channels apart, the slices' channel ranges disjoint inside the output's, and their bytes live as the
+output's (its lifetime covers every producer; a producer never overlaps its own input).  Returns a
+list of problems."""
 from __future__ import annotations
 
 import numpy as np
 
 from ...ir import Graph, Op, SHAPE_ONLY
 from .overlap import ELEMENTWISE_KERNELS, OVERLAP_KERNELS, PIXELS_IN_FLIGHT, ROW_KERNELS
+
+
+def strided_out(n) -> bool:
+    """The node's kernel writes its output pixels params out_stride apart (ops strided_out flags)."""
+    from ...ops import REGISTRY
+    spec = REGISTRY.get(n.op)
+    v = spec.variant(n.variant) if spec is not None else None
+    return bool(v.strided_out if v is not None else spec is not None and spec.strided_out)
 
 _ELEMENTWISE_OPS = {Op.ADD, Op.CLAMP, Op.LOGISTIC, Op.TANH}
 
@@ -132,17 +143,31 @@ def check_plan(g: Graph) -> list[str]:
     for n in g.nodes:
         for t in n.inputs:
             readers[t] = readers.get(t, 0) + 1
+    made_by = {n.outputs[0]: n for n in g.nodes}
     for i in mem.get("concat_in_place", []):
         n, out = g.nodes[i], g.nodes[i].outputs[0]
-        axis = n.attrs.get("axis", 0)
+        axis, shape = n.attrs.get("axis", 0), g.tensors[out].shape
         off = st[out][1]
-        if n.op != Op.CONCAT or int(np.prod(g.tensors[out].shape[:axis])) != 1 or st[out][0] != "arena":
-            problems.append(f"node {i} ({n.name}) is no contiguous concat in the arena")
+        strided = int(np.prod(shape[:axis])) != 1          # channel slices, interleaved per pixel
+        if n.op != Op.CONCAT or st[out][0] != "arena" or (strided and axis != len(shape) - 1):
+            problems.append(f"node {i} ({n.name}) is no contiguous or channel concat in the arena")
+        chans = []
         for t in n.inputs:
             if st[t] != ("arena", off) or readers.get(t) != 1 or t in g.inputs or t in g.outputs:
                 problems.append(f"concat input {t} is not the sole-use slice at byte {off} of {out}")
+            if strided:
+                p = made_by.get(t)
+                if p is None or not strided_out(p) or (p.params or {}).get("out_stride") != shape[-1]:
+                    problems.append(f"concat input {t}: its producer does not write {shape[-1]} bytes apart")
+                chans.append((st[t][1] - st[out][1], st[t][1] - st[out][1] + g.tensors[t].shape[-1], t))
             root[t] = out
-            off += g.tensors[t].nbytes
+            off += g.tensors[t].shape[-1] if strided else g.tensors[t].nbytes
+        chans.sort()
+        for (a0, a1, ta), (b0, _, tb) in zip(chans, chans[1:]):
+            if b0 < a1:
+                problems.append(f"concat inputs {ta} and {tb} write overlapping channels of {out}")
+        if chans and (chans[0][0] < 0 or chans[-1][1] > shape[-1]):
+            problems.append(f"concat input channels outside [0, {shape[-1]}) of {out}")
     bands = mem.get("bands") or []
     for d in bands:
         _check_bands(g, d, problems)
