@@ -150,6 +150,23 @@ EC_INLINE void ec_mat_dsp_2x2(const int32_t *EC_RESTRICT xs, const int8_t *EC_RE
     acc[3] = a11;
 }
 
+/* One 4-deep step of 1 row x 4 channels in the assembly loops below: the int16 pairs xe, xo of the
+ * row times the int8 words at P0 + s, P0 (post-increment), P2 + s, P2 (post-increment) into a1, a0,
+ * a3, a2 (P0, P2: the operand names of the two channel-pair pointers). */
+#define EC_MAT_1X4_STEP(P0, P2)                                                                    \
+    "ldr    %[wa], [%[" P0 "], %[s]]\n\t"                                                            \
+    "sxtb16 %[wt], %[wa]\n\tsxtb16 %[wa], %[wa], ror #8\n\t"                                        \
+    "smlad  %[a1], %[xe], %[wt], %[a1]\n\tsmlad  %[a1], %[xo], %[wa], %[a1]\n\t"                    \
+    "ldr    %[wa], [%[" P0 "]], #4\n\t"                                                              \
+    "sxtb16 %[wt], %[wa]\n\tsxtb16 %[wa], %[wa], ror #8\n\t"                                        \
+    "smlad  %[a0], %[xe], %[wt], %[a0]\n\tsmlad  %[a0], %[xo], %[wa], %[a0]\n\t"                    \
+    "ldr    %[wa], [%[" P2 "], %[s]]\n\t"                                                            \
+    "sxtb16 %[wt], %[wa]\n\tsxtb16 %[wa], %[wa], ror #8\n\t"                                        \
+    "smlad  %[a3], %[xe], %[wt], %[a3]\n\tsmlad  %[a3], %[xo], %[wa], %[a3]\n\t"                    \
+    "ldr    %[wa], [%[" P2 "]], #4\n\t"                                                              \
+    "sxtb16 %[wt], %[wa]\n\tsxtb16 %[wa], %[wa], ror #8\n\t"                                        \
+    "smlad  %[a2], %[xe], %[wt], %[a2]\n\tsmlad  %[a2], %[xo], %[wa], %[a2]\n\t"
+
 /* acc[k] += 4 * groups deep dot products of one widened row xs with the channels w0, w0 + stride,
  * w2, w2 + stride (duplicates allowed); hand-scheduled on the target like ec_mat_dsp_2x2 (24 per 16
  * MACs). */
@@ -164,26 +181,7 @@ EC_INLINE void ec_mat_dsp_1x4(const int32_t *EC_RESTRICT xs, const int8_t *w0, c
         __asm__ volatile(
             "1:\n\t"
             "ldrd   %[xe], %[xo], [%[xs]], #8\n\t"
-            "ldr    %[wa], [%[w0], %[s]]\n\t"
-            "sxtb16 %[wt], %[wa]\n\t"
-            "sxtb16 %[wa], %[wa], ror #8\n\t"
-            "smlad  %[a1], %[xe], %[wt], %[a1]\n\t"
-            "smlad  %[a1], %[xo], %[wa], %[a1]\n\t"
-            "ldr    %[wa], [%[w0]], #4\n\t"
-            "sxtb16 %[wt], %[wa]\n\t"
-            "sxtb16 %[wa], %[wa], ror #8\n\t"
-            "smlad  %[a0], %[xe], %[wt], %[a0]\n\t"
-            "smlad  %[a0], %[xo], %[wa], %[a0]\n\t"
-            "ldr    %[wa], [%[w2], %[s]]\n\t"
-            "sxtb16 %[wt], %[wa]\n\t"
-            "sxtb16 %[wa], %[wa], ror #8\n\t"
-            "smlad  %[a3], %[xe], %[wt], %[a3]\n\t"
-            "smlad  %[a3], %[xo], %[wa], %[a3]\n\t"
-            "ldr    %[wa], [%[w2]], #4\n\t"
-            "sxtb16 %[wt], %[wa]\n\t"
-            "sxtb16 %[wa], %[wa], ror #8\n\t"
-            "smlad  %[a2], %[xe], %[wt], %[a2]\n\t"
-            "smlad  %[a2], %[xo], %[wa], %[a2]\n\t"
+            EC_MAT_1X4_STEP("w0", "w2")
             "ldr    %[wt], %[end]\n\t"
             "cmp    %[xs], %[wt]\n\t"
             "bne    1b\n\t"
@@ -337,26 +335,7 @@ EC_INLINE void ec_mat_row_direct(const int8_t *x, const int8_t *filter, int32_t 
                 "ldr    %[xe], [%[x]], #4\n\t"
                 "sxtb16 %[xo], %[xe], ror #8\n\t"
                 "sxtb16 %[xe], %[xe]\n\t"
-                "ldr    %[wa], [%[p0], %[s]]\n\t"
-                "sxtb16 %[wt], %[wa]\n\t"
-                "sxtb16 %[wa], %[wa], ror #8\n\t"
-                "smlad  %[a1], %[xe], %[wt], %[a1]\n\t"
-                "smlad  %[a1], %[xo], %[wa], %[a1]\n\t"
-                "ldr    %[wa], [%[p0]], #4\n\t"
-                "sxtb16 %[wt], %[wa]\n\t"
-                "sxtb16 %[wa], %[wa], ror #8\n\t"
-                "smlad  %[a0], %[xe], %[wt], %[a0]\n\t"
-                "smlad  %[a0], %[xo], %[wa], %[a0]\n\t"
-                "ldr    %[wa], [%[p2], %[s]]\n\t"
-                "sxtb16 %[wt], %[wa]\n\t"
-                "sxtb16 %[wa], %[wa], ror #8\n\t"
-                "smlad  %[a3], %[xe], %[wt], %[a3]\n\t"
-                "smlad  %[a3], %[xo], %[wa], %[a3]\n\t"
-                "ldr    %[wa], [%[p2]], #4\n\t"
-                "sxtb16 %[wt], %[wa]\n\t"
-                "sxtb16 %[wa], %[wa], ror #8\n\t"
-                "smlad  %[a2], %[xe], %[wt], %[a2]\n\t"
-                "smlad  %[a2], %[xo], %[wa], %[a2]\n\t"
+                EC_MAT_1X4_STEP("p0", "p2")
                 "ldr    %[wt], %[end]\n\t"
                 "cmp    %[x], %[wt]\n\t"
                 "bne    1b\n\t"
