@@ -282,16 +282,10 @@ typedef struct {
     const int32_t *bp, *mp, *sp;
     int32_t pairs;
 } ec_mve_pair_state;
+/* EC_MVE_CHUNK for the first channel of the pair, then its second channel's weights (WB) times the
+ * same 4 rows into b0..b3 */
 #define EC_MVE_CHUNK2(OP, WA, WB, XPOST)                                                           \
-    WA                                                                                             \
-    "vldrb.8 %q[x1], [%[xw], #16]\n\t"                                                             \
-    "vldrb.8 %q[x2], [%[xw], #32]\n\t"                                                             \
-    "vldrb.8 %q[x3], [%[xw], #48]\n\t"                                                             \
-    "vldrb.8 %q[x0], [%[xw]]" XPOST "\n\t"                                                         \
-    OP " %[a0], %q[x0], %q[wv]\n\t"                                                                \
-    OP " %[a1], %q[x1], %q[wv]\n\t"                                                                \
-    OP " %[a2], %q[x2], %q[wv]\n\t"                                                                \
-    OP " %[a3], %q[x3], %q[wv]\n\t"                                                                \
+    EC_MVE_CHUNK(OP, WA, XPOST)                                                                    \
     WB                                                                                             \
     OP " %[b0], %q[x0], %q[wv]\n\t"                                                                \
     OP " %[b1], %q[x1], %q[wv]\n\t"                                                                \
