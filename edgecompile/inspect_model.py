@@ -29,11 +29,19 @@ def inspect_model(path) -> str:
     hist = Counter(n.op_type for n in m.graph.node)
     lines.append("  ONNX ops: " + ", ".join(f"{op} x{c}" for op, c in sorted(hist.items())))
     try:
-        from .compiler import import_model
-        g = import_model(str(path))
+        from .compiler import _is_prequantized_onnx, import_model
+        quantized = _is_prequantized_onnx(str(path))
+        if quantized:                     # QDQ / QOperator: its scales and zero points are kept (compile_qdq)
+            from .onnx_import.qdq import load_qdq
+            g = load_qdq(str(path))
+        else:
+            g = import_model(str(path))
     except EdgeCompileError as e:
         lines.append(f"NOT SUPPORTED: {e}")
         return "\n".join(lines)
+    if quantized:
+        lines.append("pre-quantized int8 model (QDQ / QOperator): compile keeps its scales and zero points and "
+                     "needs no --calib")
     lines.append(f"after import and canonicalization: {len(g.nodes)} nodes, {param_count(g):,} parameters, "
                  f"{total_macs(g):,} MACs")
     lines.append(f"  {'#':>3} {'op':17s} {'name':36s} {'output shape':18s} {'params':>8s} {'MACs':>11s}")

@@ -377,3 +377,12 @@ def test_compression_options_need_the_float_model():
     from edgecompile.errors import OptionError
     with pytest.raises(OptionError, match="already quantized"):
         compile_model(_gemm_model(np.float32(0.005)), prune=0.5)
+
+
+@pytest.mark.parametrize("fmt", ["qdq_per_channel", "qoperator"])
+def test_inspect_reads_prequantized_models(fmt, ort_quantize):
+    """`edgecompile inspect` imports a QDQ / QOperator model the way compile does (not as a float model)."""
+    from edgecompile.inspect_model import inspect_model
+    text = inspect_model(ort_quantize("cnn", fmt))
+    assert "pre-quantized int8 model" in text and "NOT SUPPORTED" not in text
+    assert "Conv2D" in text and "MACs" in text
