@@ -239,12 +239,14 @@ def write_sources(cases: list[Compiled], workdir: Path) -> list[str]:
     return sorted({s for c in cases for s in source_runtime_files(c.art.graph)})
 
 
-def build_elf(workdir: Path, runtime: list[str], core: str, rounding: str = "double", opt: str | None = None) -> Path:
-    """One firmware of the cases in workdir for core; opt (e.g. "-O0") overrides the -O level."""
+def build_elf(workdir: Path, runtime: list[str], core: str, rounding: str = "double",
+              extra: list[str] = ()) -> Path:
+    """One firmware of the cases in workdir for core; extra flags last (e.g. "-O0" overrides the -O
+    level)."""
     board = load_board(core)
     flags = list(board.cflags) + F.COMPILE + F.WARN + [f"-DEC_NUM_IRQ={board.irqs}",
                                                        f"-DEC_SINGLE_ROUNDING={int(rounding == 'single')}"]
-    flags += [opt] if opt else []
+    flags += list(extra)
     inc = ROOT / "runtime_c" / "include"
     common = common_dir()
     srcs = [(workdir / "models.c", [inc], flags),
@@ -252,7 +254,8 @@ def build_elf(workdir: Path, runtime: list[str], core: str, rounding: str = "dou
             (Path(__file__).parent / "data" / "ec_cases_main.c", [workdir, common], flags),
             (common / "ec_startup.c", [], flags), (common / "ec_semihost.c", [common], flags)]
     srcs += [(ROOT / "runtime_c" / s, [inc], flags) for s in runtime]
-    objdir = workdir / f"obj-{core}{opt or ''}"
+    tag = "".join(extra)
+    objdir = workdir / f"obj-{core}{tag}"
     objdir.mkdir(exist_ok=True)
     def cc(job):
         src, incs, fl = job
@@ -264,7 +267,7 @@ def build_elf(workdir: Path, runtime: list[str], core: str, rounding: str = "dou
         return obj
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         objs = list(pool.map(cc, srcs))
-    elf = workdir / f"cases-{core}{opt or ''}.elf"
+    elf = workdir / f"cases-{core}{tag}.elf"
     r = subprocess.run([cross_tool("gcc"), *board.cflags, "-T", str(board.linker_script), f"-L{common}", *F.LINK,
                         *map(str, objs), "-o", str(elf)], capture_output=True, text=True)
     if r.returncode:

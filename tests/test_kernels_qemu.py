@@ -14,15 +14,26 @@ needs_qemu = pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shuti
                                 reason="arm-none-eabi-gcc or qemu-system-arm not installed")
 
 
-def _compiled(tmp_path_factory, full):
-    work = tmp_path_factory.mktemp("kernels-full" if full else "kernels")
-    cases = Q.compile_all(Q.all_builds(full), work)
+LEAN = "#define EC_MAT_INT8 0\n"     # a model with int16 weights in every product layer
+
+
+def _firmwares(cases, work, prefix):
     groups = []
     for i, part in enumerate(Q.chunks(cases)):
-        d = work / f"fw{i}"
+        d = work / f"{prefix}{i}"
         d.mkdir()
         groups.append((d, part, Q.write_sources(part, d)))
     return groups
+
+
+def _compiled(tmp_path_factory, full):
+    """(every case in firmwares of the default runtime, the lean ones again in firmwares built as
+    their projects pin it: EC_MAT_INT8 0, no int8 matrix product on the DSP cores)"""
+    work = tmp_path_factory.mktemp("kernels-full" if full else "kernels")
+    cases = Q.compile_all(Q.all_builds(full), work)
+    lean = [c for c in cases if LEAN in c.art.files["runtime/include/ec_config.h"]]
+    assert lean, "no case compiled with --optimize speed pins EC_MAT_INT8 0"
+    return _firmwares(cases, work, "fw"), _firmwares(lean, work, "lean")
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +46,12 @@ def full(tmp_path_factory):
     return _compiled(tmp_path_factory, True)
 
 
-def _check(groups, core, opt=None):
-    res = []
-    for work, part, runtime in groups:
-        res += Q.run_elf(Q.build_elf(work, runtime, core, part[0].build.rounding, opt), core, part)
+def _check(compiled, core, opt=None):
+    groups, lean = compiled
+    res, base = [], [opt] if opt else []
+    builds = [(g, base) for g in groups] + [(g, base + ["-DEC_MAT_INT8=0"]) for g in lean]
+    for (work, part, runtime), flags in builds:
+        res += Q.run_elf(Q.build_elf(work, runtime, core, part[0].build.rounding, flags), core, part)
     cases = [c for _, part, _ in groups for c in part]
     bad = [f"{c.build.label} [{c.name}: {', '.join(sorted({n.kernel for n in c.art.graph.nodes if n.kernel}))}]: "
            f"status {st}, {nb} bytes differ" for c, st, nb, _ in res if nb or any(st)]

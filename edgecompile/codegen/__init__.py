@@ -134,6 +134,10 @@ def render(g: Graph, name: str, options: dict | None = None) -> dict[str, str]:
     wide = any(n.params and "wide_filter" in n.params for n in g.nodes)    # compile --optimize speed
     files["runtime/include/ec_config.h"] = pin_config(files["runtime/include/ec_config.h"], "EC_MAT_WIDE", int(wide),
                                                       "--optimize speed" if wide else "int8 weights")
+    int8 = any(n.kernel in RUNTIME_DEPS and not (n.params and "wide_filter" in n.params) for n in g.nodes)
+    files["runtime/include/ec_config.h"] = pin_config(files["runtime/include/ec_config.h"], "EC_MAT_INT8", int(int8),
+                                                      "int8 weights in a product layer" if int8 else
+                                                      "int16 weights in every product layer")
     rep = report(g, name, nodes, consts)
     files["report.json"] = json.dumps(rep, indent=2, sort_keys=True) + "\n"
     files["report.html"] = report_page.html_page(rep, g)

@@ -226,16 +226,12 @@ def _prepare_1x1_wide(node, ins, out, params) -> dict:
 
 
 def _prepare_im2col_wide(node, ins, out, params) -> dict:
-    """C_IN % 4 != 0 with dilation.w 1 (a first layer) when the extra 4-deep groups times C_OUT <= 16: each
-    of the KH tap rows (KW * C_IN) zero-padded to a multiple of 4 in the wide filter, widened by the kernel
-    straight from the input."""
+    """The kernel widens each pixel's rows straight from the input: with C_IN % 4 != 0 (a first layer) each
+    of the KH tap rows (KW * C_IN) is zero-padded to a multiple of 4 in the wide filter."""
     p = _prepare_im2col(node, ins, out, params)
     w = ins[1].data
-    f = p["im2col_filter"].reshape(w.shape[0], -1)
     r = w.reshape(w.shape[0], w.shape[1], -1)
-    g = mat_wide_scratch(1, r.shape[1] * (-(-r.shape[2] // 4) * 4)) // 8 - mat_wide_scratch(1, f.shape[1]) // 8
-    if w.shape[3] % 4 and p["dilation"][1] == 1 and g * w.shape[0] <= 16:
-        f = np.pad(r, ((0, 0), (0, 0), (0, -r.shape[2] % 4))).reshape(w.shape[0], -1)
+    f = np.pad(r, ((0, 0), (0, 0), (0, -r.shape[2] % 4))).reshape(w.shape[0], -1)
     return dict(_widen(p, f, 2, 2 * f.shape[1]), im2col_filter=p["im2col_filter"])
 
 
@@ -254,7 +250,8 @@ WIDE_1X1 = Variant("pointwise_wide", "ec_fully_connected_s8", "ops/conv2d_1x1.c.
                    lambda *a: _speed(a[4]) and _choose_1x1(*a), _prepare_1x1_wide, ref_int8_1x1,
                    replaces=(2,), flash_bytes=_wide_1x1_bytes, strided_out=True)
 IM2COL_WIDE = Variant("im2col_wide", "ec_conv2d_im2col_s8", "ops/conv2d_im2col.c.j2",
-                      lambda *a: _speed(a[4]) and _choose_im2col(*a), _prepare_im2col_wide, ref_int8_im2col,
+                      lambda *a: _speed(a[4]) and a[3]["dilation"][1] == 1 and _choose_im2col(*a),
+                      _prepare_im2col_wide, ref_int8_im2col,
                       replaces=(1, 2), flash_bytes=_wide_bytes, strided_out=True)
 
 CONV2D = [WIDE_1X1, IM2COL_WIDE, FOLDED_1X1, IM2COL]        # in the order lower tries them

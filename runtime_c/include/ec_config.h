@@ -36,6 +36,13 @@
 #define EC_MAT_WIDE 1
 #endif
 
+/* EC_MAT_INT8: include the int8-weight matrix product on DSP cores without Helium; generated projects
+ * pin it to 0 when every FC / 1x1 / im2col layer has int16 weights there (compile --optimize speed),
+ * leaving only ec_matmul.h's wide product in flash.  Other cores always have the int8 product. */
+#ifndef EC_MAT_INT8
+#define EC_MAT_INT8 1
+#endif
+
 /* EC_ASM: the hand-scheduled inline-assembly loops of the DSP and Helium paths, for GCC-compatible
  * compilers in optimizing builds (at -O0 GCC cannot give them their registers); other builds, and
  * the host's DSP emulation, run the same arithmetic in C.  -DEC_NO_ASM forces the C paths (needed

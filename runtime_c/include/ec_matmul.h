@@ -39,6 +39,10 @@
 #include "ec_mve.h"
 #endif
 
+/* EC_MAT_INT8_CODE: the int8-weight product is compiled: everywhere except on DSP cores without
+ * Helium in a model whose every product layer has int16 weights (ec_config.h's EC_MAT_INT8 0). */
+#define EC_MAT_INT8_CODE (EC_MAT_INT8 || !(EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE))
+
 /* Scratch bytes ec_mat_mult_s8 uses: the DSP path's int16 rows and int32 accumulators of 1 or 2
  * rows; 2 rows or more at least the Helium path's packed block of 4 rows, 4 * depth rounded up to
  * 16 (twin: dense_variants.mat_scratch). */
@@ -436,6 +440,18 @@ EC_INLINE void ec_mat_wide_rows(const int8_t *x0, const int8_t *x1, int32_t dept
 #define EC_MAT_WIDE_LDM "ldm    %[w]!, {%[w0e], %[w0o], %[w1e], %[w1o]}\n\t"
 #endif
 
+#if EC_ASM && defined(__ARM_FEATURE_DSP)
+/* one 4-deep group of two rows: 11 instructions per 16 MACs */
+#define EC_MAT_WIDE_G2 EC_MAT_WIDE_LDM EC_MAT_WIDE_ROW("a00", "a01") EC_MAT_WIDE_ROW("a10", "a11")
+/* groups (even) groups of two rows from xs to end, 4 per step, entered at the third when groups % 4 is 2
+ * (the rows' 16 * groups bytes then have bit 5 set): 46 instructions per 64 MACs, one copy of the code */
+#define EC_MAT_WIDE_2X2_BODY                                                                               \
+    "2:\n\t" EC_MAT_WIDE_G2 EC_MAT_WIDE_G2 "3:\n\t" EC_MAT_WIDE_G2 EC_MAT_WIDE_G2                         \
+    "cmp    %[xs], %[end]\n\t" "bne    2b\n\t"
+#define EC_MAT_WIDE_2X2_LOOP                                                                               \
+    "sub    %[xe], %[end], %[xs]\n\t" "tst    %[xe], #32\n\t" "bne    3f\n\t" EC_MAT_WIDE_2X2_BODY
+#endif
+
 /* acc[2 * row + channel] += the dot products of the widened rows xs (two rows when two, else one)
  * with the channel pair's weights w, over groups (even) 4-deep groups. */
 EC_INLINE void ec_mat_wide_block(const int32_t *xs, const int32_t *w, int32_t groups, int32_t two, int32_t acc[4])
@@ -448,24 +464,13 @@ EC_INLINE void ec_mat_wide_block(const int32_t *xs, const int32_t *w, int32_t gr
     register int32_t w1e __asm__("r10");
     register int32_t w1o __asm__("r11");
     int32_t xe, xo;
-    if (two) {                        /* 4 groups per step when they divide (46 instructions per 64 MACs) */
-#define EC_MAT_WIDE_2X2_GROUP EC_MAT_WIDE_LDM EC_MAT_WIDE_ROW("a00", "a01") EC_MAT_WIDE_ROW("a10", "a11")
-#define EC_MAT_WIDE_2X2_LOOP(body)                                                                             \
-        __asm__ volatile(                                                                                      \
-            "1:\n\t" body "cmp    %[xs], %[end]\n\t" "bne    1b\n\t"                                          \
-            : [a00] "+&r"(a00), [a01] "+&r"(a01), [a10] "+&r"(a10), [a11] "+&r"(a11), [xs] "+&r"(xs),       \
-              [w] "+&r"(w), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0e] "=&r"(w0e), [w0o] "=&r"(w0o),             \
-              [w1e] "=&r"(w1e), [w1o] "=&r"(w1o)                                                           \
-            : [end] "r"(end)                                                                               \
-            : "cc", "memory")
-        if (groups & 2) {
-            EC_MAT_WIDE_2X2_LOOP(EC_MAT_WIDE_2X2_GROUP EC_MAT_WIDE_2X2_GROUP);
-        } else {
-            EC_MAT_WIDE_2X2_LOOP(EC_MAT_WIDE_2X2_GROUP EC_MAT_WIDE_2X2_GROUP EC_MAT_WIDE_2X2_GROUP
-                                 EC_MAT_WIDE_2X2_GROUP);
-        }
-#undef EC_MAT_WIDE_2X2_LOOP
-#undef EC_MAT_WIDE_2X2_GROUP
+    if (two) {
+        __asm__ volatile(EC_MAT_WIDE_2X2_LOOP
+                         : [a00] "+&r"(a00), [a01] "+&r"(a01), [a10] "+&r"(a10), [a11] "+&r"(a11), [xs] "+&r"(xs),
+                           [w] "+&r"(w), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0e] "=&r"(w0e), [w0o] "=&r"(w0o),
+                           [w1e] "=&r"(w1e), [w1o] "=&r"(w1o)
+                         : [end] "r"(end)
+                         : "cc", "memory");
     } else {
         __asm__ volatile(
             "1:\n\t"
@@ -496,26 +501,15 @@ EC_INLINE void ec_mat_wide_block(const int32_t *xs, const int32_t *w, int32_t gr
     acc[3] = a11;
 }
 
-/* y0[0] (and y1[0] when two) = the requantized a0 (a1) of one channel: multiplier m, right shift e
- * (-shift); rq (dense_variants.wide_requant): 0 generic, 1 ec_requant_fast with k = ec_mat_k(e,
- * output_offset), 2 with k = 2^(e-1) and the offset added after (rq > 0: a0, a1 are twice the sums,
- * lower doubled the weights and bias); full: the activation range is [-128, 127] (one SSAT). */
-EC_INLINE void ec_mat_wide_store(int32_t a0, int32_t a1, int32_t two, int32_t m, int32_t k, int32_t e, int32_t rq,
-                                 int32_t full, int32_t output_offset, ec_activation act, int8_t *y0, int8_t *y1)
+/* One output of the sum a (twice the sum when rq > 0: lower doubled the weights and bias), multiplier m,
+ * right shift e (-shift); rq (dense_variants.wide_requant): 0 generic, 1 ec_requant_fast with
+ * k = ec_mat_k(e, output_offset), 2 with k = 2^(e-1) and the offset added after. */
+EC_INLINE int8_t ec_mat_wide_out(int32_t a, int32_t m, int32_t k, int32_t e, int32_t rq, int32_t output_offset,
+                                 ec_activation act)
 {
-    int32_t v0, v1 = 0;
-    if (rq) {
-        const int32_t add = rq == 2 ? output_offset : 0;
-        v0 = ec_requant_fast(a0, m, e, k) + add;
-        v1 = two ? ec_requant_fast(a1, m, e, k) + add : 0;
-    } else {
-        v0 = ec_multiply_by_quantized_multiplier(a0, m, -e) + output_offset;
-        v1 = two ? ec_multiply_by_quantized_multiplier(a1, m, -e) + output_offset : 0;
-    }
-    *y0 = full ? (int8_t)EC_SSAT8(v0) : ec_sat_s8(v0, act.min, act.max);
-    if (two) {
-        *y1 = full ? (int8_t)EC_SSAT8(v1) : ec_sat_s8(v1, act.min, act.max);
-    }
+    const int32_t v = rq ? ec_requant_fast(a, m, e, k) + (rq == 2 ? output_offset : 0)
+                         : ec_multiply_by_quantized_multiplier(a, m, -e) + output_offset;
+    return (int8_t)ec_sat_s8(v, act.min, act.max);
 }
 
 #if EC_ASM && defined(__ARM_FEATURE_DSP)
@@ -525,50 +519,51 @@ EC_INLINE void ec_mat_wide_store(int32_t a0, int32_t a1, int32_t two, int32_t m,
 #define EC_MAT_WIDE_RQ(a, m)                                                                               \
     "smmulr %[" a "], %[" a "], %[" m "]\n\t" "add    %[" a "], %[" a "], %[" a "], asr #31\n\t"
 #endif
-/* one output, ec_mat_wide_store's rq > 0 and full arithmetic (add: the output offset in xe, rq 2) */
+/* one output, ec_mat_wide_out's rq > 0 with the full int8 activation range (add: rq 2's output offset
+ * from xe) */
 #define EC_MAT_WIDE_OUT(a, m, k, e, add)                                                                   \
     EC_MAT_WIDE_RQ(a, m) "add    %[" a "], %[" a "], %[" k "]\n\t" "asr    %[" a "], %[" a "], %[" e "]\n\t" \
-    add "ssat   %[" a "], #8, %[" a "]\n\t"
+    add(a) "ssat   %[" a "], #8, %[" a "]\n\t"
 #define EC_MAT_WIDE_ADD(a) "add    %[" a "], %[" a "], %[xe]\n\t"
 #define EC_MAT_WIDE_NOADD(a) ""
-#define EC_MAT_WIDE_G2 EC_MAT_WIDE_LDM EC_MAT_WIDE_ROW("a00", "a01") EC_MAT_WIDE_ROW("a10", "a11")
-/* per pair: bias into the 4 sums, the 2 x 2 block over the groups (body: 2 or 4 groups), the header
- * (at w - pb) into w0e..w1o, xo, end as m0 m1 k0 k1 e0 e1, the 4 outputs stored */
-#define EC_MAT_WIDE_PAIRS(body, ldadd, add)                                                                \
-    "1:\n\t" "ldr    %[xs], %[s_xs]\n\t" "ldr    %[end], %[s_end]\n\t"                                     \
-    "ldrd   %[a00], %[a01], [%[w]], #32\n\t" "mov    %[a10], %[a00]\n\t" "mov    %[a11], %[a01]\n\t"        \
-    "2:\n\t" body "cmp    %[xs], %[end]\n\t" "bne    2b\n\t"                                                \
-    "ldr    %[xe], %[s_pb]\n\t" "sub    %[xe], %[w], %[xe]\n\t"                                             \
-    "ldrd   %[w0e], %[w0o], [%[xe], #8]\n\t" "ldrd   %[w1e], %[w1o], [%[xe], #16]\n\t"                      \
-    "ldrd   %[xo], %[end], [%[xe], #24]\n\t" ldadd                                                          \
-    EC_MAT_WIDE_OUT("a00", "w0e", "w1e", "xo", add("a00")) EC_MAT_WIDE_OUT("a10", "w0e", "w1e", "xo", add("a10")) \
-    EC_MAT_WIDE_OUT("a01", "w0o", "w1o", "end", add("a01"))                                                 \
-    EC_MAT_WIDE_OUT("a11", "w0o", "w1o", "end", add("a11"))                                                 \
-    "ldr    %[xs], %[s_y0]\n\t" "ldr    %[xe], %[s_y1]\n\t"                                                 \
-    "strb   %[a00], [%[xs]], #1\n\t" "strb   %[a01], [%[xs]], #1\n\t"                                      \
-    "strb   %[a10], [%[xe]], #1\n\t" "strb   %[a11], [%[xe]], #1\n\t"                                      \
-    "str    %[xs], %[s_y0]\n\t" "str    %[xe], %[s_y1]\n\t" "ldr    %[xo], %[s_yend]\n\t"                  \
-    "cmp    %[xs], %[xo]\n\t" "bne    1b\n\t"
-#define EC_MAT_WIDE_PAIRS_ASM(body, ldadd, add)                                                            \
-    __asm__ volatile(EC_MAT_WIDE_PAIRS(body, ldadd, add)                                                   \
-                     : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11),               \
-                       [w0e] "=&r"(w0e), [w0o] "=&r"(w0o), [w1e] "=&r"(w1e), [w1o] "=&r"(w1o),               \
-                       [xe] "=&r"(xe), [xo] "=&r"(xo), [xs] "=&r"(x), [end] "=&r"(end), [w] "+&r"(w),         \
-                       [s_y0] "+m"(st[0]), [s_y1] "+m"(st[1])                                               \
-                     : [s_xs] "m"(st[2]), [s_end] "m"(st[3]), [s_pb] "m"(st[4]), [s_add] "m"(st[5]),         \
-                       [s_yend] "m"(st[6])                                                                  \
-                     : "cc", "memory")
+/* per pair: the bias into the 4 sums, the 2 x 2 block over the groups, the header (at w - pb) into
+ * w0e..w1o, xo, end as m0 m1 k0 k1 e0 e1, the 4 outputs stored (ldadd: rq 2's offset into xe) */
+#define EC_MAT_WIDE_PAIRS_ASM(ldadd, add)                                                                  \
+    __asm__ volatile(                                                                                      \
+        "ldr    %[xs], %[s_xs]\n\t" "ldr    %[end], %[s_end]\n\t" "sub    %[xe], %[end], %[xs]\n\t"       \
+        "tst    %[xe], #32\n\t" "ite    eq\n\t" "adreq.w %[xe], 2f\n\t" "adrne.w %[xe], 3f\n\t"              \
+        "orr    %[xe], %[xe], #1\n\t" "str    %[xe], %[s_entry]\n\t"                                        \
+        "1:\n\t" "ldr    %[xs], %[s_xs]\n\t" "ldr    %[end], %[s_end]\n\t"                                 \
+        "ldrd   %[a00], %[a01], [%[w]], #32\n\t" "mov    %[a10], %[a00]\n\t" "mov    %[a11], %[a01]\n\t"    \
+        "ldr    pc, %[s_entry]\n\t" EC_MAT_WIDE_2X2_BODY                                                     \
+        "ldr    %[xe], %[s_pb]\n\t" "sub    %[xe], %[w], %[xe]\n\t"                                         \
+        "ldrd   %[w0e], %[w0o], [%[xe], #8]\n\t" "ldrd   %[w1e], %[w1o], [%[xe], #16]\n\t"                  \
+        "ldrd   %[xo], %[end], [%[xe], #24]\n\t" ldadd                                                      \
+        EC_MAT_WIDE_OUT("a00", "w0e", "w1e", "xo", add) EC_MAT_WIDE_OUT("a10", "w0e", "w1e", "xo", add)     \
+        EC_MAT_WIDE_OUT("a01", "w0o", "w1o", "end", add) EC_MAT_WIDE_OUT("a11", "w0o", "w1o", "end", add)   \
+        "ldr    %[xs], %[s_y0]\n\t" "ldr    %[xe], %[s_y1]\n\t"                                             \
+        "strb   %[a00], [%[xs]], #1\n\t" "strb   %[a01], [%[xs]], #1\n\t"                                  \
+        "strb   %[a10], [%[xe]], #1\n\t" "strb   %[a11], [%[xe]], #1\n\t"                                  \
+        "str    %[xs], %[s_y0]\n\t" "str    %[xe], %[s_y1]\n\t" "ldr    %[xo], %[s_yend]\n\t"              \
+        "cmp    %[xs], %[xo]\n\t" "bne    1b\n\t"                                                           \
+        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [w0e] "=&r"(w0e),       \
+          [w0o] "=&r"(w0o), [w1e] "=&r"(w1e), [w1o] "=&r"(w1o), [xe] "=&r"(xe), [xo] "=&r"(xo),             \
+          [xs] "=&r"(x), [end] "=&r"(end), [w] "+&r"(w), [s_y0] "+m"(st[0]), [s_y1] "+m"(st[1]),            \
+          [s_entry] "=m"(st[7])                                                                              \
+        : [s_xs] "m"(st[2]), [s_end] "m"(st[3]), [s_pb] "m"(st[4]), [s_add] "m"(st[5]), [s_yend] "m"(st[6]) \
+        : "cc", "memory")
 
 /* ec_mat_wide_pairs for two rows, rq 1 or 2 and the full activation range over the first pairs * 2
  * (> 0) channels, all in one loop (the pair loop's pointers in memory, the 13 registers for the
- * block): 4 outputs in 26 (rq 1) to 30 instructions plus 18 of pair overhead.  Returns the next
- * pair's filter. */
+ * block): 4 outputs in 26 (rq 1) or 30 instructions plus 19 of pair overhead; the block loop is
+ * entered at its third group when groups % 4 is 2, through the address kept in st[7] (one LDR PC per
+ * pair).  Returns the next pair's filter. */
 EC_INLINE const int32_t *ec_mat_wide_pairs_asm(const int32_t *xs, const int32_t *w, int32_t pairs, int32_t groups,
                                                int32_t rq, int32_t output_offset, int8_t *y0, int8_t *y1)
 {
-    int32_t st[7] = {(int32_t)(uintptr_t)y0, (int32_t)(uintptr_t)y1, (int32_t)(uintptr_t)xs,
+    int32_t st[8] = {(int32_t)(uintptr_t)y0, (int32_t)(uintptr_t)y1, (int32_t)(uintptr_t)xs,
                      (int32_t)(uintptr_t)(xs + 4 * groups), 4 * (8 + 4 * groups), output_offset,
-                     (int32_t)(uintptr_t)(y0 + 2 * pairs)};
+                     (int32_t)(uintptr_t)(y0 + 2 * pairs), 0};
     register int32_t w0e __asm__("r8");
     register int32_t w0o __asm__("r9");
     register int32_t w1e __asm__("r10");
@@ -576,17 +571,9 @@ EC_INLINE const int32_t *ec_mat_wide_pairs_asm(const int32_t *xs, const int32_t 
     int32_t a00, a01, a10, a11, xe, xo, end;
     const int32_t *x;
     if (rq == 1) {
-        if (groups & 2) {
-            EC_MAT_WIDE_PAIRS_ASM(EC_MAT_WIDE_G2 EC_MAT_WIDE_G2, "", EC_MAT_WIDE_NOADD);
-        } else {
-            EC_MAT_WIDE_PAIRS_ASM(EC_MAT_WIDE_G2 EC_MAT_WIDE_G2 EC_MAT_WIDE_G2 EC_MAT_WIDE_G2, "",
-                                  EC_MAT_WIDE_NOADD);
-        }
-    } else if (groups & 2) {
-        EC_MAT_WIDE_PAIRS_ASM(EC_MAT_WIDE_G2 EC_MAT_WIDE_G2, "ldr    %[xe], %[s_add]\n\t", EC_MAT_WIDE_ADD);
+        EC_MAT_WIDE_PAIRS_ASM("", EC_MAT_WIDE_NOADD);
     } else {
-        EC_MAT_WIDE_PAIRS_ASM(EC_MAT_WIDE_G2 EC_MAT_WIDE_G2 EC_MAT_WIDE_G2 EC_MAT_WIDE_G2,
-                              "ldr    %[xe], %[s_add]\n\t", EC_MAT_WIDE_ADD);
+        EC_MAT_WIDE_PAIRS_ASM("ldr    %[xe], %[s_add]\n\t", EC_MAT_WIDE_ADD);
     }
     (void)a00, (void)a01, (void)a10, (void)a11, (void)xe, (void)xo, (void)end, (void)x;
     (void)w0e, (void)w0o, (void)w1e, (void)w1o;
@@ -595,14 +582,14 @@ EC_INLINE const int32_t *ec_mat_wide_pairs_asm(const int32_t *xs, const int32_t 
 #undef EC_MAT_WIDE_PAIRS_ASM
 #endif
 
-/* Every channel pair of the widened rows xs (one or two: two): y0[o] (y1[o]) for all o. */
+/* Every channel pair of the widened rows xs (one or two: two): y0[o] (y1[o]) for all o; the common
+ * case (two rows, rq > 0, the full activation range) in ec_mat_wide_pairs_asm, the rest in C. */
 EC_INLINE void ec_mat_wide_pairs(const int32_t *xs, const int32_t *w, int32_t out_ch, int32_t groups, int32_t two,
-                                 int32_t rq, int32_t full, int32_t output_offset, ec_activation act, int8_t *y0,
-                                 int8_t *y1)
+                                 int32_t rq, int32_t output_offset, ec_activation act, int8_t *y0, int8_t *y1)
 {
     int8_t *const y_end = y0 + out_ch;
 #if EC_ASM && defined(__ARM_FEATURE_DSP)
-    if (two && rq && full && out_ch > 1) {
+    if (two && rq && act.min == -128 && act.max == 127 && out_ch > 1) {
         w = ec_mat_wide_pairs_asm(xs, w, out_ch >> 1, groups, rq, output_offset, y0, y1);
         y0 += out_ch & ~1;
         y1 += out_ch & ~1;
@@ -613,15 +600,15 @@ EC_INLINE void ec_mat_wide_pairs(const int32_t *xs, const int32_t *w, int32_t ou
         int32_t acc[4] = {h[0], h[1], h[0], h[1]};
         ec_mat_wide_block(xs, h + 8, groups, two, acc);
         w = h + 8 + 4 * groups;
-        ec_mat_wide_store(acc[0], acc[2], two, h[2], h[4], h[6], rq, full, output_offset, act, y0, y1);
-        if (y0 + 1 == y_end) {        /* an odd last channel: its pair is zero weights, not stored */
-            return;
+        for (int32_t c = 0; c < 2 && y0 != y_end; c++, y0++, y1++) {  /* an odd last channel: its */
+            for (int32_t r = 0; r <= two; r++) {                    /* pair's zeros not stored */
+                (r ? y1 : y0)[0] = ec_mat_wide_out(acc[2 * r + c], h[2 + c], h[4 + c], h[6 + c], rq,
+                                                   output_offset, act);
+            }
         }
-        ec_mat_wide_store(acc[1], acc[3], two, h[3], h[5], h[7], rq, full, output_offset, act, y0 + 1, y1 + 1);
-        y0 += 2;
-        y1 += 2;
     }
 }
+#undef EC_MAT_WIDE_2X2_LOOP
 
 EC_INLINE void ec_mat_product_wide(const int8_t *input, int32_t rows, const int32_t *filter, int32_t out_ch,
                                    int32_t depth, int32_t rq, int32_t output_offset, ec_activation act,
@@ -630,79 +617,11 @@ EC_INLINE void ec_mat_product_wide(const int8_t *input, int32_t rows, const int3
     const int32_t groups = EC_MAT_WIDE_GROUPS(depth);
     for (int32_t r = 0; r < rows; r += 2) {
         const int32_t two = r + 1 < rows;
-        int8_t *const y0 = output + r * ys, *const y1 = y0 + ys;
-        const int32_t *w = filter;
+        int8_t *const y0 = output + r * ys;
         if (input != NULL) {          /* NULL: the caller widened the rows into xs (im2col) */
             ec_mat_wide_rows(input + r * depth, two ? input + (r + 1) * depth : NULL, depth, xs);
         }
-        const int32_t full = act.min == -128 && act.max == 127;
-        if (!two) {                   /* the odd last row; else constant rq and full in each copy */
-            ec_mat_wide_pairs(xs, w, out_ch, groups, 0, rq, 0, output_offset, act, y0, y1);
-        } else if (rq == 0) {
-            ec_mat_wide_pairs(xs, w, out_ch, groups, 1, 0, 0, output_offset, act, y0, y1);
-        } else if (rq == 1) {
-            if (full) {
-                ec_mat_wide_pairs(xs, w, out_ch, groups, 1, 1, 1, output_offset, act, y0, y1);
-            } else {
-                ec_mat_wide_pairs(xs, w, out_ch, groups, 1, 1, 0, output_offset, act, y0, y1);
-            }
-        } else if (full) {
-            ec_mat_wide_pairs(xs, w, out_ch, groups, 1, 2, 1, output_offset, act, y0, y1);
-        } else {
-            ec_mat_wide_pairs(xs, w, out_ch, groups, 1, 2, 0, output_offset, act, y0, y1);
-        }
-    }
-}
-
-/* ec_conv2d_im2col_s8's wide rows for C_IN % 4 != 0 with dilation.w 1 (a first layer; lower padded
- * each tap row of the wide filter to rw = KW * C_IN rounded up to 4): each tap row of the pixel at
- * input (y0, x0) read as rw / 4 words straight from the input when inside it (the up to 3 bytes past
- * the row, still inside the input's avail bytes, meet zero weights), else assembled in tmp (padded
- * taps the zero point, then zeros); widened into dst with step words per group (4: one row of two,
- * 2: a single row). */
-EC_INLINE void ec_wide_patch_rp(int32_t *dst, int32_t step, const int8_t *in_n, int32_t avail, int32_t y0,
-                             int32_t x0, const ec_conv_params *p, const ec_dims *in, int32_t k_h, int32_t k_w,
-                             int8_t zp, int8_t *tmp)
-{
-    const int32_t in_c = in->c, row = k_w * in_c, rw = (row + 3) & ~3;
-    int32_t *const end = dst + step * EC_MAT_WIDE_GROUPS(k_h * rw);
-    const int32_t lo = x0 < 0 ? -x0 : 0, hi0 = x0 + k_w > in->w ? in->w - x0 : k_w;
-    const int32_t y1 = y0 + (k_h - 1) * p->dilation.h;
-    if (lo == 0 && hi0 == k_w && y0 >= 0 && y1 < in->h && (y1 * in->w + x0) * in_c + rw <= avail) {
-        const int8_t *src = in_n + (y0 * in->w + x0) * in_c;          /* inside: k_h runs of rw bytes */
-        for (int32_t ky = 0; ky < k_h; ky++, src += p->dilation.h * in->w * in_c) {
-            for (int32_t g = 0; g < rw; g += 4, dst += step) {
-                const int32_t v = ec_read_s8x4(src + g);
-                dst[0] = EC_SXTB16(v);
-                dst[1] = EC_SXTB16_ROR8(v);
-            }
-        }
-        for (; dst != end; dst += step) {
-            dst[0] = dst[1] = 0;
-        }
-        return;
-    }
-    for (int32_t ky = 0; ky < k_h; ky++) {
-        const int32_t iy = y0 + ky * p->dilation.h;
-        const int8_t *src = tmp;
-        if (iy >= 0 && iy < in->h && lo == 0 && hi0 == k_w && (iy * in->w + x0) * in_c + rw <= avail) {
-            src = in_n + (iy * in->w + x0) * in_c;
-        } else {
-            const int32_t inside = iy >= 0 && iy < in->h, a = inside ? lo * in_c : row;
-            const int32_t b = inside && hi0 > lo ? hi0 * in_c : a;
-            const int8_t *const s = b > a ? in_n + (iy * in->w + x0 + lo) * in_c : in_n;
-            for (int32_t i = 0; i < rw; i++) {
-                tmp[i] = i >= row ? 0 : i >= a && i < b ? s[i - a] : zp;
-            }
-        }
-        for (int32_t g = 0; g < rw; g += 4, dst += step) {
-            const int32_t v = ec_read_s8x4(src + g);
-            dst[0] = EC_SXTB16(v);
-            dst[1] = EC_SXTB16_ROR8(v);
-        }
-    }
-    for (; dst != end; dst += step) {
-        dst[0] = dst[1] = 0;
+        ec_mat_wide_pairs(xs, filter, out_ch, groups, two, rq, output_offset, act, y0, y0 + ys);
     }
 }
 

@@ -50,11 +50,11 @@ ec_status ec_avg_pool2d_s8(const ec_pool_params *p, const ec_dims *input_dims, c
                             o = EC_SADD16(o, EC_SXTB16_ROR8(v));
                         }
                     }
-                    output[0] = ec_avg_out((int16_t)(uint16_t)((uint32_t)e & 0xFFFFu), count, p);
-                    output[1] = ec_avg_out((int16_t)(uint16_t)((uint32_t)o & 0xFFFFu), count, p);
-                    output[2] = ec_avg_out(e >> 16, count, p);
-                    output[3] = ec_avg_out(o >> 16, count, p);
-                    output += 4;
+                    const int32_t sums[4] = {(int16_t)(uint16_t)((uint32_t)e & 0xFFFFu),
+                                             (int16_t)(uint16_t)((uint32_t)o & 0xFFFFu), e >> 16, o >> 16};
+                    for (int32_t k = 0; k < 4; k++) {   /* one copy of the division in flash */
+                        *output++ = ec_avg_out(sums[k], count, p);
+                    }
                 }
 #endif
                 for (; c < ch; c++) {

@@ -7,9 +7,12 @@
  * KH * KW * C_IN weights followed by zeros up to a multiple of 4, so the product has no depth tail;
  * the patches get zeros there too.
  * Scratch (ctx, exact size from dense_variants.im2col_scratch): the two int8 patches (2 * DEPTH4
- * bytes), then EC_MAT_SCRATCH_BYTES(2, DEPTH4, C_OUT) for the product (p->wide_filter, DSP cores,
- * --optimize speed: the filter is ec_matmul.h's wide layout, EC_MAT_WIDE_SCRATCH_BYTES(2, DEPTH4); DEPTH4
- * the tap-row-padded depth when lower padded the rows, C_IN % 4 != 0: ec_matmul.h's ec_wide_patch_rp).
+ * bytes), then EC_MAT_SCRATCH_BYTES(2, DEPTH4, C_OUT) for the product.
+ * p->wide_filter (DSP cores, --optimize speed, dilation.w 1 only): the filter is ec_matmul.h's wide layout
+ * with each tap row padded to a multiple of 4 (C_IN % 4 != 0), DEPTH4 = KH * that; the pixels' int16
+ * rows are widened straight from the input (ec_wide_patch) into EC_MAT_WIDE_SCRATCH_BYTES(2, DEPTH4)
+ * after 2 * DEPTH4 bytes of tap-row assembly space; a model with int16 weights in every product layer
+ * has no int8 patch code (EC_MAT_INT8_CODE).
  * p->out_stride (0: C_OUT): bytes between output pixels (a channel concat's slice written in place).
  * OVERLAP contract: 2 output pixels per block, in raster order; both patches are copied before the
  * block's outputs are written.  Helium: ec_mve.h's ec_mve_im2col, 4 pixels per block likewise. */
@@ -57,7 +60,8 @@ static void ec_put(int8_t *dst, const int8_t *src, int8_t fill, int32_t n)
 }
 
 #if EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE
-/* dst[4 g], dst[4 g + 1] = the SXTB16 lanes of input word g of src, up to tail (4 words per group). */
+/* dst[0], dst[1] of each group (4 words: one row of ec_mat_wide_rows' two) up to tail = the SXTB16
+ * lanes of the next input word of src. */
 static inline int32_t *ec_wide_copy(int32_t *dst, int32_t *const tail, const int8_t *src)
 {
     if ((tail - dst) & 4) {                             /* an odd number of groups */
@@ -98,50 +102,45 @@ static inline int32_t *ec_wide_copy(int32_t *dst, int32_t *const tail, const int
     return dst;
 }
 
-/* The wide product's rows without the int8 patch (p->wide_filter, C_IN % 4 == 0, dilation.w 1): the
- * patch of the pixel at input (y0, x0) widened straight from the input into one row of the two-row
- * int16 buffer dst (ec_mat_wide_rows' layout: 4 words per 4-deep group, this row's 2 at dst), padded
- * taps as the zero point's pair, the pad groups up to EC_MAT_WIDE_GROUPS zero. */
-static void ec_wide_patch(int32_t *dst, const int8_t *in_n, int32_t y0, int32_t x0, const ec_conv_params *p,
-                          const ec_dims *in, int32_t k_h, int32_t k_w, int32_t zp2)
+/* The wide product's row of the output pixel whose window starts at input (y0, x0) (p->wide_filter,
+ * dilation.w 1), widened without an int8 patch into dst (one row of ec_mat_wide_rows' two-row layout:
+ * 4 words per group, this row's 2 at dst): per tap row its KW * C_IN inputs then zeros up to rw, a
+ * multiple of 4 (KW * C_IN when C_IN % 4 == 0, else lower padded the filter's tap rows the same way),
+ * read straight from the input when the tap row is inside it (the up to 3 bytes past it, still inside
+ * the input's avail bytes, meet zero weights), else assembled in tmp (padded taps the zero point); the
+ * pad groups up to end zero. */
+static void ec_wide_patch(int32_t *dst, int32_t *const end, const int8_t *in_n, int32_t avail, int32_t y0,
+                          int32_t x0, const ec_conv_params *p, const ec_dims *in, int32_t k_h, int32_t k_w,
+                          int32_t rw, int8_t zp, int8_t *tmp)
 {
     const int32_t in_c = in->c, row = k_w * in_c;
-    int32_t *const end = dst + 4 * EC_MAT_WIDE_GROUPS(k_h * row);
-    if (x0 >= 0 && x0 + k_w <= in->w && y0 >= 0 && y0 + (k_h - 1) * p->dilation.h < in->h) {
-        for (int32_t ky = 0; ky < k_h; ky++) {          /* inside the input: k_h contiguous tap rows */
-            dst = ec_wide_copy(dst, dst + row, in_n + ((y0 + ky * p->dilation.h) * in->w + x0) * in_c);
+    const int32_t lo = x0 < 0 ? -x0 : 0, hi0 = x0 + k_w > in->w ? in->w - x0 : k_w, hi = hi0 < lo ? lo : hi0;
+    const int32_t y1 = y0 + (k_h - 1) * p->dilation.h;
+    if (lo == 0 && hi == k_w && y0 >= 0 && y1 < in->h && (y1 * in->w + x0) * in_c + rw <= avail) {
+        const int8_t *src = in_n + (y0 * in->w + x0) * in_c;          /* inside: k_h runs of rw bytes */
+        for (int32_t ky = 0; ky < k_h; ky++, src += p->dilation.h * in->w * in_c) {
+            dst = ec_wide_copy(dst, dst + rw, src);
         }
-        for (; dst != end; dst += 4) {
-            dst[0] = dst[1] = 0;
-        }
-        return;
-    }
-    for (int32_t ky = 0; ky < k_h; ky++) {
-        const int32_t iy = y0 + ky * p->dilation.h;
-        int32_t lo = k_w, hi = k_w;
-        if (iy >= 0 && iy < in->h) {
-            lo = x0 < 0 ? -x0 : 0;
-            hi = x0 + k_w > in->w ? in->w - x0 : k_w;
-            hi = hi < lo ? lo : hi;
-        }
-        int32_t *const seg = dst + (lo * in_c);           /* 4 words per 4 inputs */
-        int32_t *const tail = dst + (hi * in_c);
-        for (; dst != seg; dst += 4) {
-            dst[0] = dst[1] = zp2;
-        }
-        const int8_t *src = hi > lo ? in_n + (iy * in->w + x0 + lo) * in_c : in_n;
-        dst = ec_wide_copy(dst, tail, src);
-        for (int32_t *const next = dst + (k_w - hi) * in_c; dst != next; dst += 4) {
-            dst[0] = dst[1] = zp2;
+    } else {
+        for (int32_t ky = 0; ky < k_h; ky++) {
+            const int32_t iy = y0 + ky * p->dilation.h, inside = iy >= 0 && iy < in->h;
+            const int8_t *src = in_n + (inside ? (iy * in->w + x0 + lo) * in_c : 0);
+            if (!inside || lo != 0 || hi != k_w || (iy * in->w + x0) * in_c + rw > avail) {
+                const int32_t a = inside ? lo * in_c : row, b = inside ? hi * in_c : row;
+                ec_put(tmp, NULL, zp, a);
+                ec_put(tmp + a, src, 0, b - a);
+                ec_put(tmp + b, NULL, zp, row - b);
+                ec_put(tmp + row, NULL, 0, rw - row);
+                src = tmp;
+            }
+            dst = ec_wide_copy(dst, dst + rw, src);
         }
     }
     for (; dst != end; dst += 4) {
         dst[0] = dst[1] = 0;
     }
 }
-
 #endif
-
 
 ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, const ec_quant_params *q,
                               const ec_dims *input_dims, const int8_t *input,
@@ -155,18 +154,16 @@ ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, co
     const int32_t depth = k_h * k_w * in_c, depth4 = (depth + 3) & ~3;
     const int32_t pixels = out_h * out_w, ys = p->out_stride ? p->out_stride : out_c;
     const int8_t zero_point = (int8_t)(-p->input_offset);
-#if EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE     /* int16 weight pairs: the widened rows only */
-    const int32_t rw = k_h * ((k_w * in_c + 3) & ~3);   /* ec_wide_patch_rp: at most 16 more group MACs */
-    const int32_t rowpad = p->wide_filter && (in_c & 3) && p->dilation.w == 1 &&   /* (twin: lower) */
-                           (EC_MAT_WIDE_GROUPS(rw) - EC_MAT_WIDE_GROUPS(depth4)) * out_c <= 16;
-    const int32_t depthw = rowpad ? rw : depth4;
+#if EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE     /* int16 weight pairs: rows widened from the input */
+    const int32_t rw = (k_w * in_c + 3) & ~3, depthw = p->wide_filter ? k_h * rw : depth4;
+    const int32_t groups = EC_MAT_WIDE_GROUPS(depthw), avail = input_dims->n * in_h * in_w * in_c;
     const int32_t mat_bytes = p->wide_filter ? EC_MAT_WIDE_SCRATCH_BYTES(2, depthw)
                                              : EC_MAT_SCRATCH_BYTES(2, depth4, out_c);
 #else
     const int32_t depthw = depth4, mat_bytes = EC_MAT_SCRATCH_BYTES(2, depth4, out_c);
 #endif
     if (p->groups != 1 || filter_dims->c != in_c || ctx == NULL || ctx->buf == NULL ||
-        ctx->size < 2 * depthw + mat_bytes) {
+        ctx->size < 2 * depthw + mat_bytes || (p->wide_filter && p->dilation.w != 1)) {
         return EC_ARG_ERROR;
     }
     int8_t *const col = (int8_t *)ctx->buf;
@@ -187,37 +184,28 @@ ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, co
         for (int32_t px = 0; px < pixels; px += 2) {
             const int32_t rows = px + 1 < pixels ? 2 : 1;
 #if EC_HAS_DSP && !EC_HAS_MVE && EC_MAT_WIDE
-            if (rowpad) {
+            if (p->wide_filter) {     /* the rows widened straight from the input */
+                int32_t *const xs = (int32_t *)mat_scratch;
                 for (int32_t r = 0; r < rows; r++) {
-                    ec_wide_patch_rp((int32_t *)mat_scratch + 2 * r, 2 * rows, in_n,
-                                     (input_dims->n - n) * in_h * in_w * in_c, oy * p->stride.h - p->padding.h,
-                                     ox * p->stride.w - p->padding.w, p, input_dims, k_h, k_w, zero_point, col);
+                    ec_wide_patch(xs + 2 * r, xs + 2 * r + 4 * groups, in_n, avail - n * in_h * in_w * in_c,
+                                  oy * p->stride.h - p->padding.h, ox * p->stride.w - p->padding.w, p, input_dims,
+                                  k_h, k_w, rw, zero_point, col);
                     if (++ox == out_w) {
                         ox = 0;
                         oy++;
                     }
+                }
+                for (int32_t g = 0; rows == 1 && g < groups; g++) {   /* the odd last pixel: one row's */
+                    xs[2 * g] = xs[4 * g];                            /* layout (2 words per group) */
+                    xs[2 * g + 1] = xs[4 * g + 1];
                 }
                 ec_mat_mult_wide_s8(NULL, rows, (const int32_t *)(const void *)filter, out_c, depthw,
                                     p->wide_filter - 1, p->output_offset, p->activation,
                                     output + (n * pixels + px) * ys, ys, mat_scratch);
                 continue;
             }
-            if (p->wide_filter && rows == 2 && (in_c & 3) == 0 && p->dilation.w == 1) {
-                const int32_t zp2 = (int32_t)(((uint32_t)(uint16_t)zero_point << 16) | (uint16_t)zero_point);
-                for (int32_t r = 0; r < 2; r++) {
-                    ec_wide_patch((int32_t *)mat_scratch + 2 * r, in_n, oy * p->stride.h - p->padding.h,
-                                  ox * p->stride.w - p->padding.w, p, input_dims, k_h, k_w, zp2);
-                    if (++ox == out_w) {
-                        ox = 0;
-                        oy++;
-                    }
-                }
-                ec_mat_mult_wide_s8(NULL, 2, (const int32_t *)(const void *)filter, out_c, depth4,
-                                    p->wide_filter - 1, p->output_offset, p->activation,
-                                    output + (n * pixels + px) * ys, ys, mat_scratch);
-                continue;
-            }
 #endif
+#if EC_MAT_INT8_CODE       /* the int8 patches and weights */
             for (int32_t r = 0; r < rows; r++) {
                 const int32_t y0 = oy * p->stride.h - p->padding.h, x0 = ox * p->stride.w - p->padding.w;
                 int8_t *dst = col + r * depth4;
@@ -252,20 +240,11 @@ ec_status ec_conv2d_im2col_s8(const ec_context *ctx, const ec_conv_params *p, co
                     oy++;
                 }
             }
-#if EC_HAS_MVE       /* per pixel pair: the call would cost ~5% on Helium cores; inline there */
-            ec_mat_product(col, rows, filter, out_c, depth4, 0, effective_bias, q, p->fast_requant,
-                           p->output_offset, p->activation, output + (n * pixels + px) * ys, ys, mat_scratch);
-#else
-#if EC_HAS_DSP && EC_MAT_WIDE
-            if (p->wide_filter) {
-                ec_mat_mult_wide_s8(col, rows, (const int32_t *)(const void *)filter, out_c, depth4,
-                                    p->wide_filter - 1, p->output_offset, p->activation,
-                                    output + (n * pixels + px) * ys, ys, mat_scratch);
-                continue;
-            }
-#endif
             ec_mat_mult_s8(col, rows, filter, out_c, depth4, 0, effective_bias, q, p->fast_requant,
                            p->output_offset, p->activation, output + (n * pixels + px) * ys, ys, mat_scratch);
+#else
+            (void)q, (void)effective_bias;
+            return EC_ARG_ERROR;      /* int8 weights in a model pinned to int16 ones (EC_MAT_INT8 0) */
 #endif
         }
     }

@@ -32,6 +32,7 @@ ec_status ec_fully_connected_s8(const ec_context *ctx, const ec_fc_params *p, co
         return EC_OK;
     }
 #endif
+#if EC_MAT_INT8_CODE
     const int direct = EC_MAT_ROW_DIRECT && ctx != NULL && ctx->size == 0 && rows == 1;
     if (!direct && (ctx == NULL || ctx->buf == NULL || ctx->size < EC_MAT_SCRATCH_BYTES(rows, depth, out_ch))) {
         return EC_ARG_ERROR;
@@ -39,4 +40,8 @@ ec_status ec_fully_connected_s8(const ec_context *ctx, const ec_fc_params *p, co
     ec_mat_mult_s8(input, rows, filter, out_ch, depth, p->input_offset, bias, q, p->fast_requant,
                    p->output_offset, p->activation, output, ys, direct ? NULL : ctx->buf);
     return EC_OK;
+#else
+    (void)bias, (void)q;
+    return EC_ARG_ERROR;              /* int8 weights in a model pinned to int16 ones (EC_MAT_INT8 0) */
+#endif
 }
