@@ -112,6 +112,9 @@ CASES = [
     _c("batch2_stride2_dil", (2, 9, 9, 4), (1, 3, 3, 4), strides=(2, 2), dilations=(2, 2), pads=(2, 2, 2, 2)),
     _c("c20_batch2_pads_2110", (2, 7, 6, 20), (1, 3, 3, 20), pads=(2, 1, 1, 0)),
     _c("stride2_c17_pads_1201", (1, 9, 13, 17), (1, 3, 3, 17), strides=(2, 2), pads=(1, 2, 0, 1)),
+    _c("stride2_c16_pads_0101", (1, 10, 14, 16), (1, 3, 3, 16), strides=(2, 2), pads=(0, 1, 0, 1)),
+    _c("stride2_c8_pads_2212", (1, 7, 11, 8), (1, 3, 3, 8), strides=(2, 2), pads=(2, 2, 1, 2), act_min=0.0),
+    _c("c12_no_pads", (1, 5, 10, 12), (1, 3, 3, 12)),
 ]
 
 register(OpSpec(Op.DEPTHWISE_CONV2D, kernel="ec_depthwise_conv2d_s8", template="ops/depthwise_conv2d.c.j2",

@@ -5,7 +5,7 @@
        them, which replaces the filter and bias inputs; two layouts, the template emits both and the
        C preprocessor keeps one: DSP / portable 8 int32 per channel (tap pairs as int16 halves,
        doubled so the fast requantization needs no shift), Helium 10 int32 per channel (the taps as
-       the 16-byte vector of a gathered window for VMLADAV, the input offset folded into the bias).
+       the 16-byte vector of a gathered window for VMLADAV); both fold the input offset into the bias.
        Input rows go to a scratch ring (DSP: 3 rows of int16 pairs, Helium: 8 rows of int8).
 
 The kernel's requantization (ec_requant_fast in ec_fixedpoint.h) is exact only under bounds that
@@ -46,10 +46,10 @@ def fast_requant_k(w2d, b, params, input_offset):
 def scratch_3x3(params) -> int:
     """Bytes of the ring (twins of the C): 3 input rows, the larger of the DSP / portable layout (G =
     ceil(out_w / 2) groups x C channels x (stride + 1) int32 words, the padded columns 2 s g ..
-    2 s g + 2 s + 1 of group g as int16) and the Helium one (C planes of dw_mve_cols columns x 8
-    input rows, int8)."""
+    2 s g + 2 s + 1 of group g as int16, then C bytes of the input zero point) and the Helium one
+    (C planes of dw_mve_cols columns x 8 input rows, int8)."""
     c, out_w, s = params["input_dims"][3], params["output_dims"][2], params["stride"][1]
-    dsp = ROWS * ((out_w + 1) // 2) * c * (s + 1) * 4
+    dsp = ROWS * ((out_w + 1) // 2) * c * (s + 1) * 4 + c
     mve = c * 8 * ((out_w + 1) // 2 * 2 + 2 if s == 1 else (out_w + 3) // 4 * 8 + 1)
     return max(dsp, mve)
 
@@ -64,8 +64,11 @@ def _choose_3x3(node, ins, out, params, options) -> bool:
         return False
     w2d = w.data.reshape(-1, w.shape[3]).T
     b = None if ins[2] is None else ins[2].data
+    # the DSP sums start from 2 x (bias + offset x the taps' sum) and add doubled int8 x tap terms
+    partial = np.abs(w2d.astype(np.int64)).sum(axis=1) * (abs(params["input_offset"]) + 128)
+    partial = partial + (0 if b is None else np.abs(np.asarray(b, np.int64)))
     return (fast_requant_k(w2d, b, params, params["input_offset"]) is not None
-            and scratch_3x3(params) <= MAX_SCRATCH)
+            and 2 * int(partial.max(initial=0)) < 1 << 31 and scratch_3x3(params) <= MAX_SCRATCH)
 
 
 def _pack(lo, hi):
@@ -78,8 +81,9 @@ def _prepare_3x3(node, ins, out, params) -> dict:
     b = np.zeros(c, np.int64) if ins[2] is None else ins[2].data.astype(np.int64)
     e, k = fast_requant_k((w // 2).reshape(9, c).T, b, params, params["input_offset"])
     mult = np.broadcast_to(np.asarray(params["multiplier"], np.int64), (c,))
-    table = np.stack([_pack(w[0, 0], w[0, 1]), _pack(w[1, 0], w[1, 1]), 2 * b, _pack(w[0, 2], w[1, 2]),
-                      _pack(w[2, 0], w[2, 1]), _pack(w[2, 2], e), mult, k], axis=1)
+    b2 = 2 * b + params["input_offset"] * w.sum(axis=(0, 1))      # the input offset folded in
+    table = np.stack([_pack(w[0, 0], w[0, 1]), _pack(w[1, 0], w[1, 1]), b2, _pack(w[0, 2], w[1, 2]),
+                      _pack(w[2, 0], w[2, 1]), _pack(e, w[2, 2]), mult, k], axis=1)
     return dict(params, dw_table=_i32(table), dw_mve_table=_mve_table(w // 2, b, mult, e, k, params),
                 scratch_bytes=scratch_3x3(params))
 

@@ -11,121 +11,247 @@
 #include "ec_dsp.h"
 #endif
 
+/* EC_DW3X3_ASM: the DSP path's assembly loops (optimized GCC builds, TFLM's double rounding) */
+#if EC_HAS_DSP && EC_ASM && !EC_SINGLE_ROUNDING
+#define EC_DW3X3_ASM 1
+#else
+#define EC_DW3X3_ASM 0
+#endif
+
 EC_INLINE int32_t dw_pack(int32_t lo, int32_t hi)
 {
     return (int32_t)(((uint32_t)hi << 16) | ((uint32_t)lo & 0xFFFFu));
 }
 
-/* Word w (columns 2w, 2w + 1 of the padded row) of every channel into its copies in one slot: group
- * g holds words s*g .. s*g + s (K = s + 1 words per channel), so word w goes to (w / s, w % s) and,
- * when w % s == 0, also to (w / s - 1, s).  ma / mb: all ones where column 2w / 2w + 1 is inside the
- * input (xa / xb point at it), 0 where it is padding (the pointer is then any valid row pixel). */
-EC_INLINE void dw_load_word(int32_t *slot, int32_t w, const int8_t *xa, const int8_t *xb, int32_t ma, int32_t mb,
-                            int32_t c_n, int32_t s, int32_t G, int32_t off)
+#if !EC_HAS_MVE
+/* One word (two columns of the padded row as int16 pairs) of every channel at d1 and d2, K words
+ * apart from channel to channel (d2 == d1: one copy); xa / xb: the C channels of the two columns. */
+EC_INLINE void dw_load_word(int32_t *d1, int32_t *d2, const int8_t *xa, const int8_t *xb, int32_t c_n, int32_t K)
 {
-    const int32_t K = s + 1, g1 = w / s, p1 = w % s;
-    int32_t *d1 = g1 < G ? slot + g1 * c_n * K + p1 : NULL;
-    int32_t *d2 = p1 == 0 && g1 >= 1 && g1 - 1 < G ? slot + (g1 - 1) * c_n * K + s : NULL;
-    if (d1 == NULL) {         /* only the second copy: write it through d1 */
-        d1 = d2;
-        d2 = NULL;
-    }
-    if (d1 == NULL) {
-        return;
-    }
     int32_t c = 0;
-#if EC_HAS_DSP
-    const int32_t off2 = dw_pack(off, off);
+#if EC_HAS_DSP && !EC_DW3X3_ASM
     for (; c + 4 <= c_n; c += 4) {
         const int32_t va = ec_read_s8x4(xa + c), vb = ec_read_s8x4(xb + c);
-        const int32_t ea = EC_SADD16(EC_SXTB16(va), off2) & ma, eb = EC_SADD16(EC_SXTB16(vb), off2) & mb;
-        const int32_t oa = EC_SADD16(EC_SXTB16_ROR8(va), off2) & ma, ob = EC_SADD16(EC_SXTB16_ROR8(vb), off2) & mb;
-        const int32_t v0 = EC_PKHBB(ea, eb), v1 = EC_PKHBB(oa, ob), v2 = EC_PKHTT(ea, eb), v3 = EC_PKHTT(oa, ob);
+        const int32_t lo = EC_PKHBB(va, vb), hi = EC_PKHTT(va, vb);    /* channels c, c + 1 / c + 2, c + 3 */
+        const int32_t v0 = EC_SXTB16(lo), v1 = EC_SXTB16_ROR8(lo), v2 = EC_SXTB16(hi), v3 = EC_SXTB16_ROR8(hi);
         d1[0] = v0;
         d1[K] = v1;
         d1[2 * K] = v2;
         d1[3 * K] = v3;
         d1 += 4 * K;
-        if (d2 != NULL) {
-            d2[0] = v0;
-            d2[K] = v1;
-            d2[2 * K] = v2;
-            d2[3 * K] = v3;
-            d2 += 4 * K;
-        }
+        d2[0] = v0;
+        d2[K] = v1;
+        d2[2 * K] = v2;
+        d2[3 * K] = v3;
+        d2 += 4 * K;
     }
 #endif
     for (; c < c_n; c++) {
-        const int32_t v = dw_pack((xa[c] + off) & ma, (xb[c] + off) & mb);
+        const int32_t v = dw_pack(xa[c], xb[c]);
         *d1 = v;
         d1 += K;
-        if (d2 != NULL) {
-            *d2 = v;
-            d2 += K;
-        }
+        *d2 = v;
+        d2 += K;
     }
 }
 
-#if !EC_HAS_MVE
-/* Input row `row` (in_w x C int8) into one ring slot: words 0 .. s * G of the padded row that hold
- * input columns (the ring is cleared once per call). */
-static void dw_load_row(int32_t *slot, const int8_t *row, int32_t in_w, int32_t c_n, int32_t pad, int32_t s,
-                        int32_t G, int32_t off)
+/* n words of value v at p */
+static void dw_fill(int32_t *p, int32_t n, int32_t v)
 {
-    for (int32_t w = 0; w <= s * G; w++) {
-        const int32_t xa = 2 * w - pad, xb = xa + 1;
-        const int32_t ina = xa >= 0 && xa < in_w, inb = xb >= 0 && xb < in_w;
-        if (ina && inb) {
-            dw_load_word(slot, w, row + xa * c_n, row + xb * c_n, -1, -1, c_n, s, G, off);
-        } else if (ina || inb) {        /* words of padding only keep the zeros of the initial clear */
-            const int8_t *xa_p = row + (ina ? xa : 0) * c_n, *xb_p = row + (inb ? xb : 0) * c_n;
-            dw_load_word(slot, w, xa_p, xb_p, ina ? -1 : 0, inb ? -1 : 0, c_n, s, G, off);
+#if EC_DW3X3_ASM
+    __asm__ volatile(               /* n >= 2: one word if n is odd, then pairs */
+        "lsrs %[n], %[n], #1\n\t"
+        "it cs\n\t"
+        "strcs %[v], [%[p]], #4\n\t"
+        "1:\n\t"
+        "strd %[v], %[v], [%[p]], #8\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        : [p] "+r"(p), [n] "+r"(n)
+        : [v] "r"(v)
+        : "cc", "memory");
+#else
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        p[i] = v;
+        p[i + 1] = v;
+        p[i + 2] = v;
+        p[i + 3] = v;
+    }
+    for (; i < n; i++) {
+        p[i] = v;
+    }
+#endif
+}
+
+#if EC_DW3X3_ASM
+/* Channels 0 .. c4 - 1 (c4 = 4k > 0) of n words from x (the first column a of the first word;
+ * column b at x + ob): d1 the first word's place, d2 its copy (d2 == d1: one copy).  A run of n > 1
+ * words: ob = C, both columns inside the row, d2 != d1 (s = 1: group - 1, word 1; s = 2: n even from
+ * an even word, group - 1, word 2; the odd words have one copy).  Per 4 channels and word 2 LDR,
+ * 2 PKH, 4 SXTB16, 8 STR (4 for s = 2's odd words). */
+#define EC_DW3X3_CONV(KB) \
+    "ldr %[vb], [%[x], %[ob]]\n\t" \
+    "ldr %[va], [%[x]], #4\n\t" \
+    "pkhbt %[lo], %[va], %[vb], lsl #16\n\t" \
+    "pkhtb %[hi], %[vb], %[va], asr #16\n\t" \
+    "sxtb16 %[va], %[lo]\n\t" \
+    "sxtb16 %[vb], %[lo], ror #8\n\t" \
+    "sxtb16 %[lo], %[hi]\n\t" \
+    "sxtb16 %[hi], %[hi], ror #8\n\t" \
+    "str %[vb], [%[d1], #" #KB "]\n\t" \
+    "str %[lo], [%[d1], #2*" #KB "]\n\t" \
+    "str %[hi], [%[d1], #3*" #KB "]\n\t" \
+    "str %[va], [%[d1]], #4*" #KB "\n\t"
+#define EC_DW3X3_COPY(KB) \
+    "str %[vb], [%[d2], #" #KB "]\n\t" \
+    "str %[lo], [%[d2], #2*" #KB "]\n\t" \
+    "str %[hi], [%[d2], #3*" #KB "]\n\t" \
+    "str %[va], [%[d2]], #4*" #KB "\n\t"
+#define EC_DW3X3_CONV_OPS \
+    : [x] "+r"(x), [d1] "+r"(d1), [d2] "+r"(d2), [n] "+r"(n), [e] "=&r"(e), [va] "=&r"(va), [vb] "=&r"(vb), \
+      [lo] "=&r"(lo), [hi] "=&r"(hi) \
+    : [ob] "r"(ob), [cn] "r"(c_n), [c4] "r"(c4) \
+    : "cc", "memory"
+
+EC_INLINE void dw_conv_asm(int32_t *d1, int32_t *d2, const int8_t *x, int32_t ob, int32_t c_n, int32_t c4, int32_t n,
+                           int32_t s)
+{
+    const int8_t *e;
+    int32_t va, vb, lo, hi;
+    if (s == 1) {
+        __asm__ volatile(
+            "2:\n\t"
+            "add %[e], %[x], %[c4]\n\t"
+            "1:\n\t"
+            EC_DW3X3_CONV(8) EC_DW3X3_COPY(8)
+            "cmp %[x], %[e]\n\t"
+            "bne 1b\n\t"
+            "add %[x], %[x], %[cn]\n\t"                /* the next word's column a */
+            "subs %[n], %[n], #1\n\t"
+            "bne 2b\n\t"
+            EC_DW3X3_CONV_OPS);
+    } else {
+        __asm__ volatile(
+            "2:\n\t"
+            "add %[e], %[x], %[c4]\n\t"
+            "1:\n\t"
+            EC_DW3X3_CONV(12) EC_DW3X3_COPY(12)
+            "cmp %[x], %[e]\n\t"
+            "bne 1b\n\t"
+            "subs %[n], %[n], #1\n\t"
+            "beq 4f\n\t"
+            "add %[x], %[x], %[cn]\n\t"
+            "sub %[d1], %[d2], #4\n\t"                 /* the odd word: (g, 1), before the copy at (g, 2) */
+            "add %[e], %[x], %[c4]\n\t"
+            "3:\n\t"
+            EC_DW3X3_CONV(12)
+            "cmp %[x], %[e]\n\t"
+            "bne 3b\n\t"
+            "add %[x], %[x], %[cn]\n\t"
+            "sub %[d1], %[d1], #4\n\t"                 /* (g + 1, 1) -> (g + 1, 0) */
+            "subs %[n], %[n], #1\n\t"
+            "bne 2b\n\t"
+            "4:\n\t"
+            EC_DW3X3_CONV_OPS);
+    }
+}
+#endif
+
+/* Input row `row` (in_w x C int8) into one ring slot.  Group g holds words s*g .. s*g + s of the
+ * padded row (K = s + 1 words per channel), so word w (columns 2w, 2w + 1) goes to (w / s, w % s)
+ * and, when w % s == 0, also to (w / s - 1, s); a word with one copy is stored twice to the same
+ * place (cheaper than a test per channel).  Words of padding only keep the zero-point fill, a
+ * padding column of a word reads zrow (C bytes of the input zero point). */
+static __attribute__((noinline)) void dw_load_row(int32_t *slot, const int8_t *row, const int8_t *zrow, int32_t in_w,
+                                                  int32_t c_n, int32_t pad, int32_t s, int32_t G)
+{
+    const int32_t K = s + 1, gw = c_n * K, last = s * G, c4 = EC_DW3X3_ASM ? c_n & ~3 : 0;
+    for (int32_t w = 0, xa = -pad; w <= last; w++, xa += 2) {
+        if (xa + 1 < 0 || xa >= in_w) {
+            continue;
         }
+        int32_t *d1 = slot + (w >> (s - 1)) * gw + (w & (s - 1));
+        int32_t *d2 = (w & (s - 1)) == 0 && w > 0 ? d1 - gw + s : d1;
+        const int8_t *pa = xa >= 0 ? row + xa * c_n : zrow, *pb = xa + 1 < in_w ? row + (xa + 1) * c_n : zrow;
+        d1 = w == last ? d2 : d1;
+#if EC_DW3X3_ASM
+        int32_t n = 1;
+        if (c4 == c_n && d2 != d1 && pb == pa + c_n) {  /* a run of words inside the row (not the last) */
+            n = (in_w - xa) >> 1 < last - w ? (in_w - xa) >> 1 : last - w;
+            n = (n & ~(s - 1)) > 1 ? n & ~(s - 1) : 1;
+        }
+        if (c4 > 0) {
+            dw_conv_asm(d1, d2, pa, (int32_t)((uintptr_t)pb - (uintptr_t)pa), c_n, c4, n, s);
+        }
+        w += n - 1;
+        xa += 2 * (n - 1);
+#endif
+        dw_load_word(d1 + c4 * K, d2 + c4 * K, pa + c4, pb + c4, c_n - c4, K);
     }
 }
 
 #endif
 
-#if EC_HAS_DSP && EC_ASM && !EC_SINGLE_ROUNDING
-#define EC_DW3X3_ASM 1
-/* dw_pair for all c_n >= 1 channels with the whole int8 activation range, in assembly (GCC spills
- * this loop): the same instructions as the C -- SMLAD / SMLAxy on the ring words, SMMULR +
- * ec_requant_fast's adds and shift, SSAT -- 40 per channel and pixel pair instead of ~53. */
-/* requantize u and v (ec_requant_fast), SSAT, store at o[c_n] and o[0], next channel */
-#define EC_DW3X3_ASM_TAIL \
-    "asr %[z], %[z], #16\n\t"                   /* e */ \
-    "ldrd %[x], %[y], [%[t], #-8]\n\t"          /* multiplier, k */ \
-    "smmulr %[u], %[u], %[x]\n\t" \
-    "add %[u], %[u], %[u], asr #31\n\t" \
-    "add %[u], %[u], %[y]\n\t" \
-    "asr %[u], %[u], %[z]\n\t" \
-    "ssat %[u], #8, %[u]\n\t" \
-    "smmulr %[v], %[v], %[x]\n\t" \
-    "add %[v], %[v], %[v], asr #31\n\t" \
-    "add %[v], %[v], %[y]\n\t" \
-    "asr %[v], %[v], %[z]\n\t" \
-    "ssat %[v], #8, %[v]\n\t" \
-    "ldr %[a], %[cn]\n\t" \
-    "strb %[v], [%[o], %[a]]\n\t" \
-    "strb %[u], [%[o]], #1\n\t" \
-    "ldr %[a], %[end]\n\t" \
-    "cmp %[o], %[a]\n\t" \
-    "bne 1b\n\t"
+#if EC_DW3X3_ASM
+/* The whole-int8-range loops in assembly (GCC spills them): per channel LDM / LDRD of the table and
+ * the ring words, SMLAD / SMLAxy, SMMULR + ec_requant_fast's adds and shift, SSAT.  The operands
+ * live in fixed registers so that LDM can load the table (its register lists must ascend): r0..r2
+ * ring rows, r3 table, r4 output, r5..r7 ring words, r8, r9, r11 taps, r10 / r12 the sums; the
+ * second pixel's output r7 (stride 1) / lr (stride 2), the table's end lr (stride 1).  Per
+ * channel: a pixel pair 35 instructions (stride 1) / 33 (stride 2), a single pixel 19. */
+#define EC_DW3X3_REGS \
+    register const int32_t *q0_ __asm__("r0") = q0; \
+    register const int32_t *q1_ __asm__("r1") = q1; \
+    register const int32_t *q2_ __asm__("r2") = q2; \
+    register const int32_t *t_ __asm__("r3") = t; \
+    register int8_t *o_ __asm__("r4") = o; \
+    register int32_t a_ __asm__("r5"), b_ __asm__("r6"), x_ __asm__("r8"), y_ __asm__("r9"); \
+    register int32_t u_ __asm__("r10"), z_ __asm__("r11")
+#define EC_DW3X3_OUTS \
+    [q0] "+r"(q0_), [q1] "+r"(q1_), [q2] "+r"(q2_), [t] "+r"(t_), [o] "+r"(o_), [u] "=&r"(u_), [a] "=&r"(a_), \
+    [b] "=&r"(b_), [x] "=&r"(x_), [y] "=&r"(y_), [z] "=&r"(z_)
+/* requantize one sum S (ec_requant_fast: x multiplier, y k, z e) and SSAT */
+#define EC_DW3X3_RQ(S) \
+    "smmulr %[" S "], %[" S "], %[x]\n\t" \
+    "add %[" S "], %[" S "], %[" S "], asr #31\n\t" \
+    "add %[" S "], %[" S "], %[y]\n\t" \
+    "asr %[" S "], %[" S "], %[z]\n\t" \
+    "ssat %[" S "], #8, %[" S "]\n\t"
+/* multiplier, k (t at the next channel), both sums requantized (the shift: e, the low byte of z) */
+#define EC_DW3X3_RQ2 \
+    "ldrd %[x], %[y], [%[t], #-8]\n\t" \
+    EC_DW3X3_RQ("u") EC_DW3X3_RQ("v")
 
-EC_INLINE void dw_pair_full_asm(const int32_t *q0, const int32_t *q1, const int32_t *q2, const int32_t *t,
-                                int8_t *o, int32_t c_n, int32_t s)
+/* np pixel pairs (ox, ox + 1), ox = 0, 2, .. of one row from group 0, every channel (dw_pair's
+ * arithmetic); the pair loop (table back to its start, outputs 2 C further) is part of the assembly. */
+#define EC_DW3X3_NEXT_PAIR \
+    "ldr %[a], %[np]\n\t" \
+    "subs %[a], %[a], #1\n\t" \
+    "str %[a], %[np]\n\t" \
+    "beq 9f\n\t" \
+    "ldr %[t], %[tab]\n\t" \
+    "ldr %[a], %[cn]\n\t" \
+    "add %[o], %[o], %[a]\n\t" \
+    "add %[o2], %[o2], %[a]\n\t" \
+    "b 1b\n\t" \
+    "9:\n\t"
+
+EC_INLINE void dw_pairs_full_asm(const int32_t *q0, const int32_t *q1, const int32_t *q2, const int32_t *t,
+                                 int8_t *o, int32_t c_n, int32_t s, int32_t np)
 {
-    const int8_t *end = o + c_n;
-    int32_t u, v, a, b, x, y, z;
+    const int32_t *const tab = t;
+    EC_DW3X3_REGS;
+    register int32_t v_ __asm__("r12");
     if (s == 1) {
+        register int8_t *o2_ __asm__("r7") = o + c_n;
+        register const int32_t *tend_ __asm__("lr") = t + 8 * c_n;
         __asm__ volatile(
             "1:\n\t"
-            "ldrd %[x], %[y], [%[t]], #32\n\t"       /* w0, w1; t advances to the next channel */
-            "ldrd %[u], %[z], [%[t], #-24]\n\t"      /* 2 * bias, taps (0, 2) | (1, 2) */
-            "mov %[v], %[u]\n\t"
-            "ldrd %[a], %[b], [%[q0]], #8\n\t"       /* columns c..c+3 of tap row 0 */
+            "ldm %[t]!, {%[x], %[y], %[u], %[z]}\n\t"     /* taps (0, 0..1), (1, 0..1), 2 x bias, (0..1, 2) */
+            "ldrd %[a], %[b], [%[q0]], #8\n\t"           /* columns ox..ox+3 of tap row 0 */
+            "smlatb %[v], %[a], %[x], %[u]\n\t"
             "smlad %[u], %[a], %[x], %[u]\n\t"
-            "smlatb %[v], %[a], %[x], %[v]\n\t"
             "smlabt %[v], %[b], %[x], %[v]\n\t"
             "smlabb %[u], %[b], %[z], %[u]\n\t"
             "smlatb %[v], %[b], %[z], %[v]\n\t"
@@ -135,48 +261,95 @@ EC_INLINE void dw_pair_full_asm(const int32_t *q0, const int32_t *q1, const int3
             "smlabt %[v], %[b], %[y], %[v]\n\t"
             "smlabt %[u], %[b], %[z], %[u]\n\t"
             "smlatt %[v], %[b], %[z], %[v]\n\t"
-            "ldrd %[x], %[z], [%[t], #-16]\n\t"      /* w2, tap (2, 2) | e << 16 */
+            "ldrd %[x], %[z], [%[t]], #16\n\t"           /* taps (2, 0..1), e | tap (2, 2) << 16 */
             "ldrd %[a], %[b], [%[q2]], #8\n\t"
             "smlad %[u], %[a], %[x], %[u]\n\t"
             "smlatb %[v], %[a], %[x], %[v]\n\t"
             "smlabt %[v], %[b], %[x], %[v]\n\t"
-            "smlabb %[u], %[b], %[z], %[u]\n\t"
-            "smlatb %[v], %[b], %[z], %[v]\n\t"
-            EC_DW3X3_ASM_TAIL
-            : [q0] "+r"(q0), [q1] "+r"(q1), [q2] "+r"(q2), [t] "+r"(t), [o] "+r"(o), [u] "=&r"(u), [v] "=&r"(v),
-              [a] "=&r"(a), [b] "=&r"(b), [x] "=&r"(x), [y] "=&r"(y), [z] "=&r"(z)
-            : [cn] "m"(c_n), [end] "m"(end)
+            "smlabt %[u], %[b], %[z], %[u]\n\t"
+            "smlatt %[v], %[b], %[z], %[v]\n\t"
+            EC_DW3X3_RQ2
+            "strb %[v], [%[o2]], #1\n\t"
+            "strb %[u], [%[o]], #1\n\t"
+            "cmp %[t], %[tend]\n\t"
+            "bne 1b\n\t"
+            EC_DW3X3_NEXT_PAIR
+            : EC_DW3X3_OUTS, [v] "=&r"(v_), [o2] "+r"(o2_), [np] "+m"(np)
+            : [tend] "r"(tend_), [tab] "m"(tab), [cn] "m"(c_n)
             : "cc", "memory");
     } else {
+        register int32_t c_ __asm__("r7");
+        register int8_t *o2_ __asm__("lr") = o + c_n;
+        const int32_t *const tend = t + 8 * c_n;
         __asm__ volatile(
             "1:\n\t"
-            "ldrd %[x], %[y], [%[t]], #32\n\t"
-            "ldrd %[u], %[z], [%[t], #-24]\n\t"
-            "mov %[v], %[u]\n\t"
-            "ldrd %[a], %[b], [%[q0]], #12\n\t"      /* columns 2c..2c+3, then 2c+4..2c+5 */
+            "ldm %[t]!, {%[x], %[y], %[u], %[z]}\n\t"
+            "ldm %[q0]!, {%[a], %[b], %[c]}\n\t"         /* columns 2ox..2ox+5 */
+            "smlad %[v], %[b], %[x], %[u]\n\t"
             "smlad %[u], %[a], %[x], %[u]\n\t"
-            "ldr %[a], [%[q0], #-4]\n\t"
             "smlabb %[u], %[b], %[z], %[u]\n\t"
-            "smlad %[v], %[b], %[x], %[v]\n\t"
-            "smlabb %[v], %[a], %[z], %[v]\n\t"
-            "ldrd %[a], %[b], [%[q1]], #12\n\t"
+            "smlabb %[v], %[c], %[z], %[v]\n\t"
+            "ldm %[q1]!, {%[a], %[b], %[c]}\n\t"
             "smlad %[u], %[a], %[y], %[u]\n\t"
-            "ldr %[a], [%[q1], #-4]\n\t"
             "smlabt %[u], %[b], %[z], %[u]\n\t"
             "smlad %[v], %[b], %[y], %[v]\n\t"
-            "smlabt %[v], %[a], %[z], %[v]\n\t"
-            "ldrd %[x], %[z], [%[t], #-16]\n\t"
-            "ldrd %[a], %[b], [%[q2]], #12\n\t"
+            "smlabt %[v], %[c], %[z], %[v]\n\t"
+            "ldrd %[x], %[z], [%[t]], #16\n\t"
+            "ldm %[q2]!, {%[a], %[b], %[c]}\n\t"
             "smlad %[u], %[a], %[x], %[u]\n\t"
-            "ldr %[a], [%[q2], #-4]\n\t"
-            "smlabb %[u], %[b], %[z], %[u]\n\t"
+            "smlabt %[u], %[b], %[z], %[u]\n\t"
             "smlad %[v], %[b], %[x], %[v]\n\t"
-            "smlabb %[v], %[a], %[z], %[v]\n\t"
-            EC_DW3X3_ASM_TAIL
-            : [q0] "+r"(q0), [q1] "+r"(q1), [q2] "+r"(q2), [t] "+r"(t), [o] "+r"(o), [u] "=&r"(u), [v] "=&r"(v),
-              [a] "=&r"(a), [b] "=&r"(b), [x] "=&r"(x), [y] "=&r"(y), [z] "=&r"(z)
-            : [cn] "m"(c_n), [end] "m"(end)
+            "smlabt %[v], %[c], %[z], %[v]\n\t"
+            EC_DW3X3_RQ2
+            "strb %[v], [%[o2]], #1\n\t"
+            "strb %[u], [%[o]], #1\n\t"
+            "ldr %[a], %[tend]\n\t"
+            "cmp %[t], %[a]\n\t"
+            "bne 1b\n\t"
+            EC_DW3X3_NEXT_PAIR
+            : EC_DW3X3_OUTS, [v] "=&r"(v_), [c] "=&r"(c_), [o2] "+r"(o2_), [np] "+m"(np)
+            : [tend] "m"(tend), [tab] "m"(tab), [cn] "m"(c_n)
             : "cc", "memory");
+    }
+}
+
+/* The last output pixel of an odd row (dw_single's arithmetic); KB: bytes per channel of a group.
+ * The second LDM: taps (2, 0..1), e | tap (2, 2) << 16, multiplier, k into r8, r9, r11, r12. */
+#define EC_DW3X3_SINGLE_ASM(KB) __asm__ volatile( \
+    "1:\n\t" \
+    "ldm %[t]!, {%[x], %[y], %[u], %[z]}\n\t" \
+    "ldrd %[a], %[b], [%[q0]], #" #KB "\n\t" \
+    "smlad %[u], %[a], %[x], %[u]\n\t" \
+    "smlabb %[u], %[b], %[z], %[u]\n\t" \
+    "ldrd %[a], %[b], [%[q1]], #" #KB "\n\t" \
+    "smlad %[u], %[a], %[y], %[u]\n\t" \
+    "smlabt %[u], %[b], %[z], %[u]\n\t" \
+    "ldm %[t]!, {%[x], %[y], %[z], %[k]}\n\t" \
+    "ldrd %[a], %[b], [%[q2]], #" #KB "\n\t" \
+    "smlad %[u], %[a], %[x], %[u]\n\t" \
+    "smlabt %[u], %[b], %[y], %[u]\n\t" \
+    "smmulr %[u], %[u], %[z]\n\t" \
+    "add %[u], %[u], %[u], asr #31\n\t" \
+    "add %[u], %[u], %[k]\n\t" \
+    "asr %[u], %[u], %[y]\n\t" \
+    "ssat %[u], #8, %[u]\n\t" \
+    "strb %[u], [%[o]], #1\n\t" \
+    "cmp %[o], %[end]\n\t" \
+    "bne 1b\n\t" \
+    : EC_DW3X3_OUTS, [k] "=&r"(k_) \
+    : [end] "r"(end) \
+    : "cc", "memory")
+
+EC_INLINE void dw_single_full_asm(const int32_t *q0, const int32_t *q1, const int32_t *q2, const int32_t *t,
+                                  int8_t *o, int32_t c_n, int32_t s)
+{
+    const int8_t *end = o + c_n;
+    EC_DW3X3_REGS;
+    register int32_t k_ __asm__("r12");
+    if (s == 1) {
+        EC_DW3X3_SINGLE_ASM(8);
+    } else {
+        EC_DW3X3_SINGLE_ASM(12);
     }
 }
 #endif

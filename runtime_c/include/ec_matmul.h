@@ -580,17 +580,56 @@ EC_INLINE const int32_t *ec_mat_wide_pairs_asm(const int32_t *xs, const int32_t 
     return w;
 }
 #undef EC_MAT_WIDE_PAIRS_ASM
+
+/* ec_mat_wide_pairs for one row (a fully connected layer's batch of 1, an odd last pixel), rq 1 or 2
+ * and the full activation range over the first pairs * 2 (> 0) channels: 2 outputs in 14
+ * instructions plus 10 of pair overhead, the groups 2 per step (6 instructions per 8 MACs each);
+ * add is rq 2's output offset (0 for rq 1).  Returns the next pair's filter. */
+EC_INLINE const int32_t *ec_mat_wide_row_asm(const int32_t *xs, const int32_t *w, int32_t pairs, int32_t groups,
+                                             int32_t add, int8_t *y)
+{
+    const int32_t st[4] = {(int32_t)(uintptr_t)xs, (int32_t)(uintptr_t)(xs + 2 * groups), 4 * (8 + 4 * groups),
+                           add};
+    register int32_t w0e __asm__("r8");
+    register int32_t w0o __asm__("r9");
+    register int32_t w1e __asm__("r10");
+    register int32_t w1o __asm__("r11");
+    int8_t *const y_end = y + 2 * pairs;
+    int32_t a00, a01, xe, xo, end;
+    const int32_t *x;
+    __asm__ volatile(
+        "1:\n\t" "ldr    %[xs], %[s_xs]\n\t" "ldr    %[end], %[s_end]\n\t"
+        "ldrd   %[a00], %[a01], [%[w]], #32\n\t"
+        "2:\n\t" EC_MAT_WIDE_LDM EC_MAT_WIDE_ROW("a00", "a01") EC_MAT_WIDE_LDM EC_MAT_WIDE_ROW("a00", "a01")
+        "cmp    %[xs], %[end]\n\t" "bne    2b\n\t"
+        "ldr    %[xe], %[s_pb]\n\t" "sub    %[xe], %[w], %[xe]\n\t"
+        "ldrd   %[w0e], %[w0o], [%[xe], #8]\n\t" "ldrd   %[w1e], %[w1o], [%[xe], #16]\n\t"
+        "ldrd   %[xo], %[end], [%[xe], #24]\n\t" "ldr    %[xe], %[s_add]\n\t"
+        EC_MAT_WIDE_OUT("a00", "w0e", "w1e", "xo", EC_MAT_WIDE_ADD)
+        EC_MAT_WIDE_OUT("a01", "w0o", "w1o", "end", EC_MAT_WIDE_ADD)
+        "strb   %[a00], [%[y]], #1\n\t" "strb   %[a01], [%[y]], #1\n\t"
+        "cmp    %[y], %[y_end]\n\t" "bne    1b\n\t"
+        : [a00] "=&r"(a00), [a01] "=&r"(a01), [w0e] "=&r"(w0e), [w0o] "=&r"(w0o), [w1e] "=&r"(w1e),
+          [w1o] "=&r"(w1o), [xe] "=&r"(xe), [xo] "=&r"(xo), [xs] "=&r"(x), [end] "=&r"(end), [w] "+&r"(w),
+          [y] "+&r"(y)
+        : [y_end] "r"(y_end), [s_xs] "m"(st[0]), [s_end] "m"(st[1]), [s_pb] "m"(st[2]), [s_add] "m"(st[3])
+        : "cc", "memory");
+    (void)a00, (void)a01, (void)xe, (void)xo, (void)end, (void)x, (void)w0e, (void)w0o, (void)w1e, (void)w1o;
+    return w;
+}
 #endif
 
 /* Every channel pair of the widened rows xs (one or two: two): y0[o] (y1[o]) for all o; the common
- * case (two rows, rq > 0, the full activation range) in ec_mat_wide_pairs_asm, the rest in C. */
+ * case (rq > 0, the full activation range) in ec_mat_wide_pairs_asm / ec_mat_wide_row_asm, the rest
+ * (an odd last channel, other activations, rq 0) in C. */
 EC_INLINE void ec_mat_wide_pairs(const int32_t *xs, const int32_t *w, int32_t out_ch, int32_t groups, int32_t two,
                                  int32_t rq, int32_t output_offset, ec_activation act, int8_t *y0, int8_t *y1)
 {
     int8_t *const y_end = y0 + out_ch;
 #if EC_ASM && defined(__ARM_FEATURE_DSP)
-    if (two && rq && act.min == -128 && act.max == 127 && out_ch > 1) {
-        w = ec_mat_wide_pairs_asm(xs, w, out_ch >> 1, groups, rq, output_offset, y0, y1);
+    if (rq && act.min == -128 && act.max == 127 && out_ch > 1) {
+        w = two ? ec_mat_wide_pairs_asm(xs, w, out_ch >> 1, groups, rq, output_offset, y0, y1)
+                : ec_mat_wide_row_asm(xs, w, out_ch >> 1, groups, rq == 2 ? output_offset : 0, y0);
         y0 += out_ch & ~1;
         y1 += out_ch & ~1;
     }
