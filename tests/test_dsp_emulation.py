@@ -53,8 +53,9 @@ def test_wide_weights_equal_ref_int8(op, case, dsp, tmp_path, monkeypatch):
 
 
 def test_optimize_option_pins_the_wide_product(tmp_path):
-    """compile --optimize speed: wide variants, EC_MAT_WIDE pinned to 1 and both filter layouts behind
-    #if; balanced (default): today's variants, EC_MAT_WIDE 0 (no wide code in the firmware)."""
+    """compile --optimize speed: wide variants, EC_MAT_WIDE pinned to 1, EC_MAT_INT8 to 0 (no int8
+    product in the DSP firmware) and both filter layouts behind #if; balanced (default): today's
+    variants, EC_MAT_WIDE 0 (no wide code in the firmware), EC_MAT_INT8 1."""
     from edgecompile.compiler import compile_model
     from edgecompile.errors import OptionError
     from op_harness import case_graph
@@ -63,10 +64,24 @@ def test_optimize_option_pins_the_wide_product(tmp_path):
     for mode, wide in (("speed", 1), ("balanced", 0)):
         art = compile_model(None, name="m", calib=feeds, float_graph=g.copy(), optimize=mode)
         assert f"#define EC_MAT_WIDE {wide}\n" in art.files["runtime/include/ec_config.h"]
+        assert f"#define EC_MAT_INT8 {1 - wide}\n" in art.files["runtime/include/ec_config.h"]
         assert ({n.variant for n in art.graph.nodes} == {"pointwise_wide"}) == bool(wide)
         assert ("#if EC_HAS_DSP && !EC_HAS_MVE" in art.files["m.c"]) == bool(wide)
     with pytest.raises(OptionError, match="optimize"):
         compile_model(None, name="m", calib=feeds, float_graph=g.copy(), optimize="fast")
+
+
+def test_speed_keeps_the_int8_product_for_a_dilated_conv():
+    """The wide rows are widened straight from the input only for dilation.w 1: a dilated conv keeps
+    int8 weights under --optimize speed, and its firmware the int8 product (EC_MAT_INT8 1)."""
+    from edgecompile.compiler import compile_model
+    from op_harness import case_graph
+    case = next(c for c in REGISTRY[Op.CONV2D].cases if c.name == "dilation2")
+    g, feeds = case_graph(REGISTRY[Op.CONV2D], case)
+    art = compile_model(None, name="m", calib=feeds, float_graph=g, optimize="speed")
+    assert {n.variant for n in art.graph.nodes} == {"im2col"}
+    config = art.files["runtime/include/ec_config.h"]
+    assert "#define EC_MAT_WIDE 0\n" in config and "#define EC_MAT_INT8 1\n" in config
 
 
 @pytest.mark.parametrize("rounding", ["double", "single"])

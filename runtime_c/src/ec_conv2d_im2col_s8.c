@@ -122,15 +122,21 @@ static void ec_wide_patch(int32_t *dst, int32_t *const end, const int8_t *in_n, 
             dst = ec_wide_copy(dst, dst + rw, src);
         }
     } else {
+        const int32_t zz = (int32_t)(((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp);  /* zp, zp */
         for (int32_t ky = 0; ky < k_h; ky++) {
-            const int32_t iy = y0 + ky * p->dilation.h, inside = iy >= 0 && iy < in->h;
-            const int8_t *src = in_n + (inside ? (iy * in->w + x0 + lo) * in_c : 0);
-            if (!inside || lo != 0 || hi != k_w || (iy * in->w + x0) * in_c + rw > avail) {
-                const int32_t a = inside ? lo * in_c : row, b = inside ? hi * in_c : row;
-                ec_put(tmp, NULL, zp, a);
+            const int32_t iy = y0 + ky * p->dilation.h;
+            if (iy < 0 || iy >= in->h) {                        /* a padding row: zero points */
+                for (int32_t *const tail = dst + rw; dst != tail; dst += 4) {
+                    dst[0] = dst[1] = zz;
+                }
+                continue;
+            }
+            const int8_t *src = in_n + (iy * in->w + x0 + lo) * in_c;
+            if (lo != 0 || hi != k_w || (iy * in->w + x0) * in_c + rw > avail) {
+                const int32_t a = lo * in_c, b = hi * in_c;     /* tmp's bytes past row meet zero */
+                ec_put(tmp, NULL, zp, a);                       /* weights */
                 ec_put(tmp + a, src, 0, b - a);
                 ec_put(tmp + b, NULL, zp, row - b);
-                ec_put(tmp + row, NULL, 0, rw - row);
                 src = tmp;
             }
             dst = ec_wide_copy(dst, dst + rw, src);
