@@ -590,13 +590,14 @@ EC_INLINE const int32_t *ec_mat_wide_pairs_asm(const int32_t *xs, const int32_t 
 
 /* ec_mat_wide_pairs for one row (a fully connected layer's batch of 1, an odd last pixel), rq 1 or 2
  * and the full activation range over the first pairs * 2 (> 0) channels: 2 outputs in 14
- * instructions plus 10 of pair overhead, the groups 2 per step (6 instructions per 8 MACs each);
- * add is rq 2's output offset (0 for rq 1).  Returns the next pair's filter. */
+ * instructions plus 9 of pair overhead, the groups 4 per step (6 instructions per 8 MACs each),
+ * entered at the third when groups % 4 is 2 (the row's 8 * groups bytes then have bit 4 set) through
+ * the address kept in st[4]; add is rq 2's output offset (0 for rq 1).  Returns the next pair's
+ * filter. */
 EC_INLINE const int32_t *ec_mat_wide_row_asm(const int32_t *xs, const int32_t *w, int32_t pairs, int32_t groups,
                                              int32_t add, int8_t *y)
 {
-    const int32_t st[4] = {(int32_t)(uintptr_t)xs, (int32_t)(uintptr_t)(xs + 2 * groups), 4 * (8 + 4 * groups),
-                           add};
+    int32_t st[5] = {(int32_t)(uintptr_t)xs, (int32_t)(uintptr_t)(xs + 2 * groups), 4 * (8 + 4 * groups), add, 0};
     register int32_t w0e __asm__("r8");
     register int32_t w0o __asm__("r9");
     register int32_t w1e __asm__("r10");
@@ -604,10 +605,14 @@ EC_INLINE const int32_t *ec_mat_wide_row_asm(const int32_t *xs, const int32_t *w
     int8_t *const y_end = y + 2 * pairs;
     int32_t a00, a01, xe, xo, end;
     const int32_t *x;
+#define EC_MAT_WIDE_G1 EC_MAT_WIDE_LDM EC_MAT_WIDE_ROW("a00", "a01")
     __asm__ volatile(
+        "ldr    %[xs], %[s_xs]\n\t" "ldr    %[end], %[s_end]\n\t" "sub    %[xe], %[end], %[xs]\n\t"
+        "tst    %[xe], #16\n\t" "ite    eq\n\t" "adreq.w %[xe], 2f\n\t" "adrne.w %[xe], 3f\n\t"
+        "orr    %[xe], %[xe], #1\n\t" "str    %[xe], %[s_entry]\n\t"
         "1:\n\t" "ldr    %[xs], %[s_xs]\n\t" "ldr    %[end], %[s_end]\n\t"
-        "ldrd   %[a00], %[a01], [%[w]], #32\n\t"
-        "2:\n\t" EC_MAT_WIDE_LDM EC_MAT_WIDE_ROW("a00", "a01") EC_MAT_WIDE_LDM EC_MAT_WIDE_ROW("a00", "a01")
+        "ldrd   %[a00], %[a01], [%[w]], #32\n\t" "ldr    pc, %[s_entry]\n\t"
+        "2:\n\t" EC_MAT_WIDE_G1 EC_MAT_WIDE_G1 "3:\n\t" EC_MAT_WIDE_G1 EC_MAT_WIDE_G1
         "cmp    %[xs], %[end]\n\t" "bne    2b\n\t"
         "ldr    %[xe], %[s_pb]\n\t" "sub    %[xe], %[w], %[xe]\n\t"
         "ldrd   %[w0e], %[w0o], [%[xe], #8]\n\t" "ldrd   %[w1e], %[w1o], [%[xe], #16]\n\t"
@@ -618,9 +623,10 @@ EC_INLINE const int32_t *ec_mat_wide_row_asm(const int32_t *xs, const int32_t *w
         "cmp    %[y], %[y_end]\n\t" "bne    1b\n\t"
         : [a00] "=&r"(a00), [a01] "=&r"(a01), [w0e] "=&r"(w0e), [w0o] "=&r"(w0o), [w1e] "=&r"(w1e),
           [w1o] "=&r"(w1o), [xe] "=&r"(xe), [xo] "=&r"(xo), [xs] "=&r"(x), [end] "=&r"(end), [w] "+&r"(w),
-          [y] "+&r"(y)
+          [y] "+&r"(y), [s_entry] "=m"(st[4])
         : [y_end] "r"(y_end), [s_xs] "m"(st[0]), [s_end] "m"(st[1]), [s_pb] "m"(st[2]), [s_add] "m"(st[3])
         : "cc", "memory");
+#undef EC_MAT_WIDE_G1
     (void)a00, (void)a01, (void)xe, (void)xo, (void)end, (void)x, (void)w0e, (void)w0o, (void)w1e, (void)w1o;
     return w;
 }
