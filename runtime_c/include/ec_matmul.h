@@ -533,19 +533,26 @@ EC_INLINE int8_t ec_mat_wide_out(int32_t a, int32_t m, int32_t k, int32_t e, int
     add(a) "ssat   %[" a "], #8, %[" a "]\n\t"
 #define EC_MAT_WIDE_ADD(a) "add    %[" a "], %[" a "], %[xe]\n\t"
 #define EC_MAT_WIDE_NOADD(a) ""
+/* the address of the block loop's entry into s_entry (Thumb bit set): label 3 (its second half) when
+ * the rows' bytes from xs to end have bit `bit` set (groups % 4 == 2), else label 2 */
+#define EC_MAT_WIDE_ENTRY(bit)                                                                             \
+    "ldr    %[xs], %[s_xs]\n\t" "ldr    %[end], %[s_end]\n\t" "sub    %[xe], %[end], %[xs]\n\t"           \
+    "tst    %[xe], #" bit "\n\t" "ite    eq\n\t" "adreq.w %[xe], 2f\n\t" "adrne.w %[xe], 3f\n\t"          \
+    "orr    %[xe], %[xe], #1\n\t" "str    %[xe], %[s_entry]\n\t"
+/* the pair's header (at w - s_pb once the block has run) into w0e..w1o, xo, end as m0 m1 k0 k1 e0 e1 */
+#define EC_MAT_WIDE_HEADER                                                                                 \
+    "ldr    %[xe], %[s_pb]\n\t" "sub    %[xe], %[w], %[xe]\n\t"                                             \
+    "ldrd   %[w0e], %[w0o], [%[xe], #8]\n\t" "ldrd   %[w1e], %[w1o], [%[xe], #16]\n\t"                      \
+    "ldrd   %[xo], %[end], [%[xe], #24]\n\t"
 /* per pair: the bias into the 4 sums, the 2 x 2 block over the groups, the header (at w - pb) into
  * w0e..w1o, xo, end as m0 m1 k0 k1 e0 e1, the 4 outputs stored (ldadd: rq 2's offset into xe) */
 #define EC_MAT_WIDE_PAIRS_ASM(ldadd, add)                                                                  \
     __asm__ volatile(                                                                                      \
-        "ldr    %[xs], %[s_xs]\n\t" "ldr    %[end], %[s_end]\n\t" "sub    %[xe], %[end], %[xs]\n\t"       \
-        "tst    %[xe], #32\n\t" "ite    eq\n\t" "adreq.w %[xe], 2f\n\t" "adrne.w %[xe], 3f\n\t"              \
-        "orr    %[xe], %[xe], #1\n\t" "str    %[xe], %[s_entry]\n\t"                                        \
+        EC_MAT_WIDE_ENTRY("32")                                                                            \
         "1:\n\t" "ldr    %[xs], %[s_xs]\n\t" "ldr    %[end], %[s_end]\n\t"                                 \
         "ldrd   %[a00], %[a01], [%[w]], #32\n\t" "mov    %[a10], %[a00]\n\t" "mov    %[a11], %[a01]\n\t"    \
         "ldr    pc, %[s_entry]\n\t" EC_MAT_WIDE_2X2_BODY                                                     \
-        "ldr    %[xe], %[s_pb]\n\t" "sub    %[xe], %[w], %[xe]\n\t"                                         \
-        "ldrd   %[w0e], %[w0o], [%[xe], #8]\n\t" "ldrd   %[w1e], %[w1o], [%[xe], #16]\n\t"                  \
-        "ldrd   %[xo], %[end], [%[xe], #24]\n\t" ldadd                                                      \
+        EC_MAT_WIDE_HEADER ldadd                                                                           \
         EC_MAT_WIDE_OUT("a00", "w0e", "w1e", "xo", add) EC_MAT_WIDE_OUT("a10", "w0e", "w1e", "xo", add)     \
         EC_MAT_WIDE_OUT("a01", "w0o", "w1o", "end", add) EC_MAT_WIDE_OUT("a11", "w0o", "w1o", "end", add)   \
         "ldr    %[xs], %[s_y0]\n\t" "ldr    %[xe], %[s_y1]\n\t"                                             \
@@ -607,16 +614,12 @@ EC_INLINE const int32_t *ec_mat_wide_row_asm(const int32_t *xs, const int32_t *w
     const int32_t *x;
 #define EC_MAT_WIDE_G1 EC_MAT_WIDE_LDM EC_MAT_WIDE_ROW("a00", "a01")
     __asm__ volatile(
-        "ldr    %[xs], %[s_xs]\n\t" "ldr    %[end], %[s_end]\n\t" "sub    %[xe], %[end], %[xs]\n\t"
-        "tst    %[xe], #16\n\t" "ite    eq\n\t" "adreq.w %[xe], 2f\n\t" "adrne.w %[xe], 3f\n\t"
-        "orr    %[xe], %[xe], #1\n\t" "str    %[xe], %[s_entry]\n\t"
+        EC_MAT_WIDE_ENTRY("16")
         "1:\n\t" "ldr    %[xs], %[s_xs]\n\t" "ldr    %[end], %[s_end]\n\t"
         "ldrd   %[a00], %[a01], [%[w]], #32\n\t" "ldr    pc, %[s_entry]\n\t"
         "2:\n\t" EC_MAT_WIDE_G1 EC_MAT_WIDE_G1 "3:\n\t" EC_MAT_WIDE_G1 EC_MAT_WIDE_G1
         "cmp    %[xs], %[end]\n\t" "bne    2b\n\t"
-        "ldr    %[xe], %[s_pb]\n\t" "sub    %[xe], %[w], %[xe]\n\t"
-        "ldrd   %[w0e], %[w0o], [%[xe], #8]\n\t" "ldrd   %[w1e], %[w1o], [%[xe], #16]\n\t"
-        "ldrd   %[xo], %[end], [%[xe], #24]\n\t" "ldr    %[xe], %[s_add]\n\t"
+        EC_MAT_WIDE_HEADER "ldr    %[xe], %[s_add]\n\t"
         EC_MAT_WIDE_OUT("a00", "w0e", "w1e", "xo", EC_MAT_WIDE_ADD)
         EC_MAT_WIDE_OUT("a01", "w0o", "w1o", "end", EC_MAT_WIDE_ADD)
         "strb   %[a00], [%[y]], #1\n\t" "strb   %[a01], [%[y]], #1\n\t"
@@ -627,6 +630,8 @@ EC_INLINE const int32_t *ec_mat_wide_row_asm(const int32_t *xs, const int32_t *w
         : [y_end] "r"(y_end), [s_xs] "m"(st[0]), [s_end] "m"(st[1]), [s_pb] "m"(st[2]), [s_add] "m"(st[3])
         : "cc", "memory");
 #undef EC_MAT_WIDE_G1
+#undef EC_MAT_WIDE_ENTRY
+#undef EC_MAT_WIDE_HEADER
     (void)a00, (void)a01, (void)xe, (void)xo, (void)end, (void)x, (void)w0e, (void)w0o, (void)w1e, (void)w1o;
     return w;
 }
