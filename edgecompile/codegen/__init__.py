@@ -129,15 +129,16 @@ def render(g: Graph, name: str, options: dict | None = None) -> dict[str, str]:
         files[f"runtime/{rel}"] = (rt / rel).read_text()
     for rel in ctx["runtime_sources"]:
         files[f"runtime/{rel}"] = (rt / rel).read_text()
-    files["runtime/include/ec_config.h"] = pin_row_direct(
-        pin_rounding(files["runtime/include/ec_config.h"], rounding(g)), bool(mem.get("scratch_free")))
-    wide = any(n.params and "wide_filter" in n.params for n in g.nodes)    # compile --optimize speed
-    files["runtime/include/ec_config.h"] = pin_config(files["runtime/include/ec_config.h"], "EC_MAT_WIDE", int(wide),
-                                                      "--optimize speed" if wide else "int8 weights")
-    int8 = any(n.kernel in RUNTIME_DEPS and not (n.params and "wide_filter" in n.params) for n in g.nodes)
-    files["runtime/include/ec_config.h"] = pin_config(files["runtime/include/ec_config.h"], "EC_MAT_INT8", int(int8),
-                                                      "int8 weights in a product layer" if int8 else
-                                                      "int16 weights in every product layer")
+    config = pin_row_direct(pin_rounding(files["runtime/include/ec_config.h"], rounding(g)),
+                            bool(mem.get("scratch_free")))
+    is_wide = [bool(n.params and "wide_filter" in n.params) for n in g.nodes]     # compile --optimize speed
+    wide = any(is_wide)
+    int8 = any(n.kernel in RUNTIME_DEPS and not w for n, w in zip(g.nodes, is_wide))
+    for macro, value, setting in (
+            ("EC_MAT_WIDE", wide, "--optimize speed" if wide else "int8 weights"),
+            ("EC_MAT_INT8", int8, "int8 weights in a product layer" if int8 else "int16 weights in every product layer")):
+        config = pin_config(config, macro, int(value), setting)
+    files["runtime/include/ec_config.h"] = config
     rep = report(g, name, nodes, consts)
     files["report.json"] = json.dumps(rep, indent=2, sort_keys=True) + "\n"
     files["report.html"] = report_page.html_page(rep, g)
